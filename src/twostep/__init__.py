@@ -1,0 +1,1 @@
+"""Twostep: an office portal with optional TOTP two-factor authentication."""

@@ -1,0 +1,53 @@
+"""The use cases of signing in: the password step and the code step."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+from django.contrib.auth import authenticate, login
+from django.http import HttpRequest
+
+from twostep.accounts import pending
+from twostep.audit import events
+from twostep.audit.models import EventKind
+from twostep.twofactor.models import TwoFactorDevice
+from twostep.twofactor.outcomes import CodeCheck
+from twostep.twofactor.verification import check_login_code
+
+if TYPE_CHECKING:
+    from twostep.accounts.models import User
+    from twostep.http import Client
+
+
+class PasswordStep(enum.Enum):
+    REFUSED = "refused"
+    SIGNED_IN = "signed_in"
+    CODE_NEEDED = "code_needed"
+
+
+def password_step(
+    request: HttpRequest, email: str, password: str, next_url: str, client: Client
+) -> PasswordStep:
+    """Check email and password. Unknown emails cost a hash too (Django's backend does it)."""
+    user = authenticate(request, username=email, password=password)
+    if user is None:
+        events.record(EventKind.LOGIN_FAILED, subject=None, client=client, subject_label=email)
+        return PasswordStep.REFUSED
+    if TwoFactorDevice.objects.filter(user=user).exists():
+        pending.start(request, user, next_url)  # type: ignore[arg-type]
+        events.record(EventKind.PASSWORD_ACCEPTED, subject=user, client=client)  # type: ignore[arg-type]
+        return PasswordStep.CODE_NEEDED
+    login(request, user)
+    events.record(EventKind.LOGIN_SUCCEEDED, subject=user, client=client)  # type: ignore[arg-type]
+    return PasswordStep.SIGNED_IN
+
+
+def code_step(request: HttpRequest, user: User, raw_code: str, client: Client) -> CodeCheck:
+    """Verify the code of a pending login; on success sign in (the session key rotates)."""
+    check = check_login_code(user, raw_code, client)
+    if check.accepted:
+        pending.clear(request)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        events.record(EventKind.LOGIN_SUCCEEDED, subject=user, client=client)
+    return check

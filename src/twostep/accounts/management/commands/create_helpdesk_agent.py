@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from twostep.accounts.management.commands._passwords import read_new_password
+from twostep.accounts.models import User, normalise_email
+
+
+def make_agent(email: str, name: str, password: str) -> User:
+    agent = User.objects.create_user(email, password, full_name=name, is_staff=True)
+    agent.user_permissions.add(Permission.objects.get(codename="helpdesk_agent"))
+    return agent
+
+
+class Command(BaseCommand):
+    help = "Create a helpdesk agent (staff, not in an office). Password as for create_user."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("email")
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--password-stdin", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        email = normalise_email(options["email"])
+        if User.objects.filter(email=email).exists():
+            raise CommandError(f"A user {email} exists already.")
+        make_agent(email, options["name"], read_new_password(options["password_stdin"]))
+        self.stdout.write(f"Created helpdesk agent {email}.")

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from twostep.accounts.models import Office
+
+
+class Command(BaseCommand):
+    help = "Create an office."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        name = options["name"].strip()
+        if not name:
+            raise CommandError("The office name must not be empty.")
+        if Office.objects.filter(name=name).exists():
+            raise CommandError(f"An office named {name!r} exists already.")
+        Office.objects.create(name=name)
+        self.stdout.write(f"Created office {name!r}.")

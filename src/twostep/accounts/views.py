@@ -1,0 +1,81 @@
+"""Sign in (password, then code when 2FA is on), sign out, home."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from urllib.parse import urlencode
+
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from twostep.accounts import pending
+from twostep.accounts.forms import LoginForm
+from twostep.accounts.login_flow import PasswordStep, code_step, password_step
+from twostep.accounts.redirects import safe_next
+from twostep.http import Client
+from twostep.twofactor.forms import CodeForm
+from twostep.twofactor.models import TwoFactorDevice
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    has_2fa = TwoFactorDevice.objects.filter(user=request.user).exists()
+    return render(request, "accounts/home.html", {"has_2fa": has_2fa})
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if request.user.is_authenticated:
+        return redirect(safe_next(request, next_url))
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        step = password_step(
+            request,
+            form.cleaned_data["email"],
+            form.cleaned_data["password"],
+            safe_next(request, next_url),
+            Client.from_request(request),
+        )
+        if step is PasswordStep.CODE_NEEDED:
+            return redirect("accounts:code")
+        if step is PasswordStep.SIGNED_IN:
+            return redirect(safe_next(request, next_url))
+        form.add_error(None, _("The email address or password is not right."))
+    elif request.method == "GET" and pending.pending_user(request) is not None:
+        return redirect("accounts:code")
+    return render(request, "accounts/login.html", {"form": form, "next": next_url})
+
+
+@require_http_methods(["GET", "POST"])
+def code_view(request: HttpRequest) -> HttpResponse:
+    user = pending.pending_user(request)
+    if user is None:
+        if request.method == "POST":
+            messages.info(request, _("Your sign-in took too long. Enter your password again."))
+        return redirect("accounts:login")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        next_url = pending.next_url(request)
+        check = code_step(request, user, form.cleaned_data["code"], Client.from_request(request))
+        if check.accepted:
+            return redirect(safe_next(request, next_url))
+        form.add_error("code", check.message())
+    return render(request, "accounts/code.html", {"form": form, "pending_email": user.email})
+
+
+def admin_login_redirect(request: HttpRequest) -> HttpResponse:
+    target = safe_next(request, request.GET.get("next") or "/django-admin/")
+    return redirect(f"{reverse('accounts:login')}?{urlencode({'next': target})}")
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)  # flushes the session, a pending login included
+    messages.success(request, _("You are signed out."))
+    return redirect("accounts:login")

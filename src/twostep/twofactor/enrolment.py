@@ -1,0 +1,111 @@
+"""Enable 2FA: a pending key shown to the user, confirmed by its first code.
+
+The pending key stays the same across reloads and wrong codes (an app may already
+have scanned it) until the user asks for a new one or it is older than ten minutes.
+A confirmed device is replaced only when the new key's code is confirmed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.contrib.auth import update_session_auth_hash
+from django.db import transaction
+from django.http import HttpRequest
+
+from twostep import clock, otp
+from twostep.audit import events, notify
+from twostep.audit.models import EventKind
+from twostep.conf import get_settings
+from twostep.twofactor.models import PendingEnrolment, TwoFactorDevice
+from twostep.twofactor.outcomes import CodeCheck, CodeOutcome
+from twostep.twofactor.storage import seal, unseal
+from twostep.twofactor.verification import Purpose, check_code
+
+if TYPE_CHECKING:
+    from twostep.accounts.models import User
+    from twostep.http import Client
+
+PENDING_LIFETIME = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class KeyForDisplay:
+    """What the Enable 2FA page shows: only ever for a pending, unconfirmed key."""
+
+    uri: str
+    grouped_key: str
+    expires_at: datetime
+
+
+def current_pending(user: User) -> PendingEnrolment | None:
+    pending = PendingEnrolment.objects.filter(user=user).first()
+    if pending is None or pending.created_at + PENDING_LIFETIME <= clock.utcnow():
+        return None
+    return pending
+
+
+def start_enrolment(user: User, *, fresh_key: bool = False) -> PendingEnrolment:
+    """Keep the live pending key, or make one (also when asked for a fresh one)."""
+    with transaction.atomic():
+        pending = PendingEnrolment.objects.select_for_update().filter(user=user).first()
+        live = pending is not None and pending.created_at + PENDING_LIFETIME > clock.utcnow()
+        if pending is not None and live and not fresh_key:
+            return pending
+        encrypted = seal(user, otp.new_key())
+        pending, _ = PendingEnrolment.objects.update_or_create(
+            user=user, defaults={"encrypted_key": encrypted, "created_at": clock.utcnow()}
+        )
+        return pending
+
+
+def key_for_display(user: User, pending: PendingEnrolment) -> KeyForDisplay:
+    key = unseal(user.pk, pending.encrypted_key)
+    base32 = otp.key_to_base32(key)
+    return KeyForDisplay(
+        uri=otp.key_uri(key, user.email, get_settings().issuer),
+        grouped_key=otp.group_for_typing(base32),
+        expires_at=pending.created_at + PENDING_LIFETIME,
+    )
+
+
+def confirm_enrolment(request: HttpRequest, user: User, raw_code: str, client: Client) -> CodeCheck:
+    """Turn 2FA on with the pending key when ``raw_code`` is its current code.
+
+    The accepted step is stored as used, so the enrolment code cannot log in again.
+    Other sessions of the user are signed out; this one continues, rotated.
+    """
+    replaced: list[bool] = []
+
+    def attempt(digits: str, now: datetime) -> CodeOutcome:
+        pending = PendingEnrolment.objects.select_for_update().filter(user=user).first()
+        if pending is None or pending.created_at + PENDING_LIFETIME <= now:
+            return CodeOutcome.NO_KEY
+        result = otp.verify(unseal(user.pk, pending.encrypted_key), digits, now.timestamp(), None)
+        if result.verdict is not otp.Verdict.ACCEPTED or result.step is None:
+            return CodeOutcome.WRONG_CODE
+        _, created = TwoFactorDevice.objects.update_or_create(
+            user=user,
+            defaults={
+                "encrypted_key": pending.encrypted_key,
+                "confirmed_at": now,
+                "last_used_step": result.step,
+                "last_used_at": now,
+            },
+        )
+        replaced.append(not created)
+        pending.delete()
+        user.rotate_security_stamp()
+        events.record(
+            EventKind.TWO_FACTOR_ENABLED, subject=user, actor=user, client=client,
+            reason="new authenticator replaced the old one" if not created else "",
+        )
+        return CodeOutcome.ACCEPTED
+
+    check = check_code(user, raw_code, client, Purpose.ENROLMENT, attempt)
+    if check.accepted:
+        update_session_auth_hash(request, user)
+        notify.notify(user, "two_factor_enabled", client)
+    return check

@@ -1,0 +1,40 @@
+"""Forms that take a code or a password. A code field does no validation of its own:
+the verifier reads every input (and counts refused ones), so that no input escapes the limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class CodeField(forms.Field):
+    """Passes the raw text to the verifier; only its length on the wire is bounded."""
+
+    widget = forms.TextInput(
+        attrs={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "autocapitalize": "off",
+            "spellcheck": "false",
+            "maxlength": "20",
+            "class": "code-input",
+        }
+    )
+
+    def to_python(self, value: Any) -> str:
+        return value if isinstance(value, str) else ""
+
+
+class CodeForm(forms.Form):
+    code = CodeField(label=_("6-digit code"), required=False)
+
+
+class PasswordConfirmForm(forms.Form):
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )

@@ -1,0 +1,72 @@
+"""Stored 2FA state: the confirmed device, a pending enrolment, and the guessing record.
+
+Keys are stored only encrypted (twofactor.keyring); no model exposes them in clear.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class TwoFactorDevice(models.Model):
+    """A confirmed authenticator: its existence means 2FA is on for the user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_factor_device"
+    )
+    encrypted_key = models.TextField()
+    confirmed_at = models.DateTimeField()
+    # The newest time step accepted; any step at or before it is refused (replay).
+    last_used_step = models.BigIntegerField()
+    last_used_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"2FA device of user {self.user_id}"
+
+
+class PendingEnrolment(models.Model):
+    """A key shown to the user but not yet confirmed by a code. Protects nothing."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_enrolment"
+    )
+    encrypted_key = models.TextField()
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Pending enrolment of user {self.user_id}"
+
+
+class GuessingState(models.Model):
+    """Per-account counters that every worker sees; its row is the lock for one verification."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+        related_name="guessing_state",
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    locked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Guessing state of user {self.user_id}"
+
+
+class CodeFailure(models.Model):
+    """One refused attempt (code or re-entered password), for the sliding-window caps."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="code_failures"
+    )
+    client_address = models.CharField(max_length=45, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "at"]),
+            models.Index(fields=["client_address", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Failure of user {self.user_id} at {self.at:%Y-%m-%d %H:%M:%S}"

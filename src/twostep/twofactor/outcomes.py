@@ -1,0 +1,66 @@
+"""The result of one code check, and what the user is told about it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+
+from twostep.conf import get_settings
+
+
+class CodeOutcome(enum.Enum):
+    ACCEPTED = "accepted"
+    WRONG_CODE = "wrong_code"
+    REPLAYED = "replayed"
+    EMPTY = "empty"
+    NOT_DIGITS = "not_digits"
+    WRONG_LENGTH = "wrong_length"
+    WAIT = "wait"
+    LOCKED = "locked"
+    NO_KEY = "no_key"
+
+    @property
+    def counts_as_failure(self) -> bool:
+        return self not in {CodeOutcome.ACCEPTED, CodeOutcome.WAIT, CodeOutcome.LOCKED,
+                            CodeOutcome.NO_KEY}
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    outcome: CodeOutcome
+    wait_seconds: int = 0
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is CodeOutcome.ACCEPTED
+
+    def message(self) -> str:
+        """A sentence that tells the user what to do next."""
+        contact = get_settings().helpdesk_contact
+        messages = {
+            CodeOutcome.WRONG_CODE: _(
+                "That code is not right. Enter the newest code shown by the authenticator "
+                "app you used when you turned on 2FA."
+            ),
+            CodeOutcome.REPLAYED: _(
+                "That code has already been used. Wait for the next code to appear in your "
+                "authenticator app and enter that one."
+            ),
+            CodeOutcome.EMPTY: _("Enter the 6-digit code from your authenticator app."),
+            CodeOutcome.NOT_DIGITS: _("Enter the 6-digit code using the digits 0-9."),
+            CodeOutcome.WRONG_LENGTH: _(
+                "Enter the 6-digit code: it has exactly 6 digits, no more and no fewer."
+            ),
+            CodeOutcome.WAIT: _(
+                "Too many wrong attempts. Wait %(seconds)d seconds, then enter the newest code."
+            ) % {"seconds": self.wait_seconds},
+            CodeOutcome.LOCKED: _(
+                "Too many wrong attempts: the code step of this account is locked. "
+                "Contact the helpdesk (%(contact)s) to get back in."
+            ) % {"contact": contact},
+            CodeOutcome.NO_KEY: _("This 2FA setup has expired. Start again with Enable 2FA."),
+            CodeOutcome.ACCEPTED: "",
+        }
+        return messages[self.outcome]

@@ -1,0 +1,107 @@
+"""The one verifier: every place that takes a code calls ``check_code``.
+
+Inside one transaction, holding the user's guessing row lock, it checks the guessing
+limits, reads the typed code, compares it with the key, records the accepted time
+step with a conditional UPDATE (so two concurrent requests can never both win), and
+counts a failure. Callers only say which key to check against and what to do on success.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+
+from twostep import clock, otp
+from twostep.audit import events, notify
+from twostep.audit.models import EventKind
+from twostep.twofactor import limits
+from twostep.twofactor.models import TwoFactorDevice
+from twostep.twofactor.outcomes import CodeCheck, CodeOutcome
+from twostep.twofactor.storage import unseal
+
+if TYPE_CHECKING:
+    from twostep.accounts.models import User
+    from twostep.http import Client
+
+_PROBLEMS = {
+    otp.CodeProblem.EMPTY: CodeOutcome.EMPTY,
+    otp.CodeProblem.NOT_ASCII_DIGITS: CodeOutcome.NOT_DIGITS,
+    otp.CodeProblem.WRONG_LENGTH: CodeOutcome.WRONG_LENGTH,
+}
+
+
+class Purpose(enum.Enum):
+    LOGIN = "login"
+    ENROLMENT = "enrolment"
+
+
+# Given the normalised digits and the time, check them and persist a success.
+Attempt = Callable[[str, datetime], CodeOutcome]
+
+
+def check_code(
+    user: User, raw_code: str, client: Client, purpose: Purpose, attempt: Attempt
+) -> CodeCheck:
+    """Run ``attempt`` under the guessing limits; count and record whatever is refused."""
+    now = clock.utcnow()
+    notices: list[str] = []
+    with transaction.atomic():
+        state = limits.locked_state(user)
+        allowance = limits.check(state, client.address, now)
+        if allowance.locked:
+            return CodeCheck(CodeOutcome.LOCKED)
+        if not allowance.allowed:
+            return CodeCheck(CodeOutcome.WAIT, allowance.wait_seconds)
+        typed = otp.normalise_code(raw_code)
+        if typed.problem is not None:
+            outcome = _PROBLEMS[typed.problem]
+        else:
+            assert typed.digits is not None
+            outcome = attempt(typed.digits, now)
+        if outcome is CodeOutcome.ACCEPTED:
+            limits.record_success(state)
+            if purpose is Purpose.LOGIN:
+                events.record(EventKind.CODE_ACCEPTED, subject=user, client=client)
+        elif outcome.counts_as_failure:
+            first_of_streak = state.consecutive_failures == 0
+            newly_locked = limits.record_failure(state, client.address, now)
+            events.record(
+                EventKind.CODE_REFUSED, subject=user, client=client,
+                reason=f"{purpose.value}: {outcome.value}",
+            )
+            if newly_locked:
+                events.record(EventKind.CODE_STEP_LOCKED, subject=user, client=client)
+                notices.append("code_step_locked")
+            elif first_of_streak and purpose is Purpose.LOGIN:
+                notices.append("code_refused")
+    for what in notices:
+        notify.notify(user, what, client)
+    return CodeCheck(outcome)
+
+
+def check_login_code(user: User, raw_code: str, client: Client) -> CodeCheck:
+    """The code step of a login, against the user's confirmed device."""
+
+    def attempt(digits: str, now: datetime) -> CodeOutcome:
+        device = TwoFactorDevice.objects.filter(user=user).first()
+        if device is None:
+            return CodeOutcome.NO_KEY
+        result = otp.verify(
+            unseal(user.pk, device.encrypted_key), digits, now.timestamp(), device.last_used_step
+        )
+        if result.verdict is otp.Verdict.WRONG:
+            return CodeOutcome.WRONG_CODE
+        if result.verdict is otp.Verdict.REPLAYED:
+            return CodeOutcome.REPLAYED
+        assert result.step is not None
+        # Compare-and-set: only one request can move last_used_step past this step.
+        won = TwoFactorDevice.objects.filter(
+            pk=device.pk, last_used_step__lt=result.step
+        ).update(last_used_step=result.step, last_used_at=now)
+        return CodeOutcome.ACCEPTED if won == 1 else CodeOutcome.REPLAYED
+
+    return check_code(user, raw_code, client, Purpose.LOGIN, attempt)

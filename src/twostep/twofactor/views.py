@@ -1,0 +1,115 @@
+"""Manage 2FA pages. Each view parses the request and calls one use case."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from twostep.accounts.models import User
+from twostep.http import Client
+from twostep.twofactor import enrolment
+from twostep.twofactor.forms import CodeForm, PasswordConfirmForm
+from twostep.twofactor.models import TwoFactorDevice
+from twostep.twofactor.qr import qr_svg
+from twostep.twofactor.removal import DisableOutcome, disable_with_password
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+@login_required
+def manage(request: HttpRequest) -> HttpResponse:
+    device = TwoFactorDevice.objects.filter(user=request.user).first()
+    return render(request, "twofactor/manage.html", {"device": device})
+
+
+@login_required
+@require_POST
+def start(request: HttpRequest) -> HttpResponse:
+    """Enable 2FA (or a new phone): keep or make the pending key, then show it."""
+    user = _user(request)
+    if TwoFactorDevice.objects.filter(user=user).exists():
+        form = PasswordConfirmForm(request.POST)
+        if not form.is_valid() or not user.check_password(form.cleaned_data["password"]):
+            messages.error(request, _("Enter your current password to set up a new phone."))
+            return redirect("twofactor:manage")
+    enrolment.start_enrolment(user, fresh_key=request.POST.get("fresh") == "1")
+    return redirect("twofactor:setup")
+
+
+@login_required
+def setup(request: HttpRequest) -> HttpResponse:
+    """Step 1: the QR code and the key. Reloading shows the same key."""
+    user = _user(request)
+    pending = enrolment.current_pending(user)
+    if pending is None:
+        messages.info(request, _("Start with Enable 2FA to get a key for your authenticator app."))
+        return redirect("twofactor:manage")
+    shown = enrolment.key_for_display(user, pending)
+    return render(
+        request, "twofactor/setup.html", {"shown": shown, "qr_svg": qr_svg(shown.uri)}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest) -> HttpResponse:
+    """Step 2: the first code from the app turns 2FA on."""
+    user = _user(request)
+    if enrolment.current_pending(user) is None:
+        messages.info(request, _("This 2FA setup has expired. Start again with Enable 2FA."))
+        return redirect("twofactor:manage")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        check = enrolment.confirm_enrolment(
+            request, user, form.cleaned_data["code"], Client.from_request(request)
+        )
+        if check.accepted:
+            request.session["twostep_just_enabled"] = True
+            return redirect("twofactor:enabled")
+        form.add_error("code", check.message())
+    return render(request, "twofactor/confirm.html", {"form": form})
+
+
+@login_required
+def enabled(request: HttpRequest) -> HttpResponse:
+    """Step 3: confirmation with Close."""
+    if not request.session.pop("twostep_just_enabled", False):
+        return redirect("twofactor:manage")
+    return render(request, "twofactor/enabled.html")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def disable(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if not TwoFactorDevice.objects.filter(user=user).exists():
+        return redirect("twofactor:manage")
+    form = PasswordConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        outcome, wait = disable_with_password(
+            user, form.cleaned_data["password"], Client.from_request(request)
+        )
+        if outcome is DisableOutcome.DISABLED:
+            update_session_auth_hash(request, user)
+            messages.success(request, _("Two-factor authentication is now off."))
+            return redirect("twofactor:manage")
+        form.add_error("password", _disable_message(outcome, wait))
+    return render(request, "twofactor/disable.html", {"form": form})
+
+
+def _disable_message(outcome: DisableOutcome, wait: int) -> str:
+    if outcome is DisableOutcome.WAIT:
+        return _("Too many wrong attempts. Wait %(seconds)d seconds, then try again.") % {
+            "seconds": wait
+        }
+    if outcome is DisableOutcome.LOCKED:
+        return _("Too many wrong attempts: contact the helpdesk.")
+    return _("That password is not right. 2FA is still on.")

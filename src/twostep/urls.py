@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from twostep.accounts import views as account_views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("", include("twostep.accounts.urls")),
+    path("account/2fa/", include("twostep.twofactor.urls")),
+    path("administration/", include("twostep.administration.urls")),
+    path("helpdesk/", include("twostep.helpdesk.urls")),
+    # The Django admin signs in through the portal's own login, so 2FA applies there too.
+    path("django-admin/login/", account_views.admin_login_redirect),
+    path("django-admin/", admin.site.urls),
+]
