@@ -1,0 +1,112 @@
+"""Shared fixtures: a frozen server clock, an office with users, users with 2FA.
+
+Named as in the code: ``frozen_clock`` controls ``twostep.clock.utcnow`` (unit and
+test-client tests only; the end-to-end tests use the real clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import Client
+
+from twostep import clock, otp
+from twostep.accounts.models import Office, User
+from twostep.twofactor.models import TwoFactorDevice
+from twostep.twofactor.storage import seal
+
+PASSWORD = "correct horse battery staple 42"
+SEED20 = b"12345678901234567890"
+
+
+@dataclass
+class FrozenClock:
+    now: datetime
+
+    def set(self, unix: float) -> None:
+        self.now = datetime.fromtimestamp(unix, UTC)
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    @property
+    def unix(self) -> float:
+        return self.now.timestamp()
+
+    def code(self, key: bytes, offset_steps: int = 0) -> str:
+        """The code an authenticator shows now (+ offset steps), for test-client tests."""
+        return otp.code_at_step(key, otp.time_step(self.unix) + offset_steps)
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FrozenClock]:
+    frozen = FrozenClock(datetime.fromtimestamp(1111111111, UTC))
+    monkeypatch.setattr(clock, "utcnow", lambda: frozen.now)
+    yield frozen
+
+
+@pytest.fixture
+def office(db: None) -> Office:
+    return Office.objects.create(name="Müller & Partner Steuerberatung")
+
+
+@pytest.fixture
+def make_user(office: Office) -> Callable[..., User]:
+    def make(email: str = "alice@example.com", **fields: object) -> User:
+        fields.setdefault("full_name", "Alice Example")
+        fields.setdefault("office", office)
+        return User.objects.create_user(email, PASSWORD, **fields)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user: Callable[..., User]) -> User:
+    return make_user()
+
+
+def enable_two_factor(user: User, key: bytes = SEED20, last_used_step: int = 0) -> None:
+    """Give ``user`` a confirmed device with ``key`` (as if they had enrolled)."""
+    now = clock.utcnow()
+    TwoFactorDevice.objects.update_or_create(
+        user=user,
+        defaults={
+            "encrypted_key": seal(user, key),
+            "confirmed_at": now,
+            "last_used_step": last_used_step,
+            "last_used_at": now,
+        },
+    )
+
+
+@pytest.fixture
+def alice_with_totp(alice: User, frozen_clock: FrozenClock) -> User:
+    """Alice with 2FA on, key SEED20 (RFC 6238's SHA1 seed), no code used yet."""
+    enable_two_factor(alice)
+    return alice
+
+
+def log_in_password(client: Client, email: str, password: str = PASSWORD, next_url: str = ""):  # type: ignore[no-untyped-def]
+    data = {"email": email, "password": password}
+    if next_url:
+        data["next"] = next_url
+    return client.post("/login/", data)
+
+
+@pytest.fixture
+def pending_client(client: Client, alice_with_totp: User) -> Client:
+    """A client that passed the password step for alice and must now give a code."""
+    response = log_in_password(client, alice_with_totp.email)
+    assert response.status_code == 302 and response.url == "/login/code/"
+    return client
+
+
+@pytest.fixture
+def verified_client(pending_client: Client, frozen_clock: FrozenClock) -> Client:
+    """Alice fully signed in with password and code."""
+    response = pending_client.post("/login/code/", {"code": frozen_clock.code(SEED20)})
+    assert response.status_code == 302, response.content
+    return pending_client
