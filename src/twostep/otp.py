@@ -22,7 +22,11 @@ DIGITS = 6
 KEY_BYTES = 20
 WINDOW_STEPS = 1
 MAX_RAW_CODE_LENGTH = 64
-_HASHES = {"SHA1": SHA1, "SHA256": SHA256, "SHA512": SHA512}
+_HASHES: dict[str, type[SHA1] | type[SHA256] | type[SHA512]] = {
+    "SHA1": SHA1,
+    "SHA256": SHA256,
+    "SHA512": SHA512,
+}
 # Typed separators removed before checking: every Unicode space (incl. no-break
 # spaces) and the hyphen/dash characters a phone keyboard may insert.
 _DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2212")

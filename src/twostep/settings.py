@@ -32,8 +32,9 @@ def _local_secrets() -> dict[str, str]:
     path = DATA_DIR / "local-secrets.json"
     if not path.exists():
         DATA_DIR.mkdir(parents=True, exist_ok=True)
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
-        import base64  # noqa: PLC0415
+        import base64
+
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         values = {
             "SECRET_KEY": secrets.token_urlsafe(50),
@@ -67,8 +68,9 @@ TWOSTEP_KEY_RING = _required("TWOSTEP_KEY_RING")
 DEBUG = os.environ.get("TWOSTEP_DEBUG", "") == "1" and not PRODUCTION
 ALLOWED_HOSTS = [
     h.strip()
-    for h in os.environ.get("TWOSTEP_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost")
-    .split(",")
+    for h in os.environ.get(
+        "TWOSTEP_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost"
+    ).split(",")
     if h.strip()
 ]
 if PRODUCTION and not ALLOWED_HOSTS:
@@ -223,9 +225,7 @@ else:
 
 # Twostep's own settings; read through twostep.conf.get_settings() at call time.
 TWOSTEP_ISSUER = os.environ.get("TWOSTEP_ISSUER", "Twostep")
-TWOSTEP_HELPDESK_CONTACT = os.environ.get(
-    "TWOSTEP_HELPDESK_CONTACT", "helpdesk@twostep.example"
-)
+TWOSTEP_HELPDESK_CONTACT = os.environ.get("TWOSTEP_HELPDESK_CONTACT", "helpdesk@twostep.example")
 # Client address: REMOTE_ADDR, or the nth-from-right X-Forwarded-For entry when
 # behind that many trusted proxies (0 = ignore the header; it is forgeable).
 TWOSTEP_TRUSTED_PROXY_COUNT = int(os.environ.get("TWOSTEP_TRUSTED_PROXY_COUNT", "0"))

@@ -30,8 +30,18 @@ class UserAdmin(admin.ModelAdmin[User]):
     list_display = ["email", "full_name", "office", "role", "is_staff", "has_2fa", "last_login"]
     list_filter = ["role", "is_staff", "office"]
     search_fields = ["email", "full_name"]
-    fields = ["email", "full_name", "office", "role", "is_active", "is_staff", "groups",
-              "user_permissions", "last_login", "date_joined"]
+    fields = [
+        "email",
+        "full_name",
+        "office",
+        "role",
+        "is_active",
+        "is_staff",
+        "groups",
+        "user_permissions",
+        "last_login",
+        "date_joined",
+    ]
     readonly_fields = ["last_login", "date_joined"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:

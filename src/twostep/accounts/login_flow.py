@@ -35,11 +35,11 @@ def password_step(
         events.record(EventKind.LOGIN_FAILED, subject=None, client=client, subject_label=email)
         return PasswordStep.REFUSED
     if TwoFactorDevice.objects.filter(user=user).exists():
-        pending.start(request, user, next_url)  # type: ignore[arg-type]
-        events.record(EventKind.PASSWORD_ACCEPTED, subject=user, client=client)  # type: ignore[arg-type]
+        pending.start(request, user, next_url)
+        events.record(EventKind.PASSWORD_ACCEPTED, subject=user, client=client)
         return PasswordStep.CODE_NEEDED
     login(request, user)
-    events.record(EventKind.LOGIN_SUCCEEDED, subject=user, client=client)  # type: ignore[arg-type]
+    events.record(EventKind.LOGIN_SUCCEEDED, subject=user, client=client)
     return PasswordStep.SIGNED_IN
 
 

@@ -66,7 +66,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Part of the session hash: changing it signs out every other session.
     security_stamp = models.CharField(max_length=32, default=new_security_stamp, editable=False)
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
-
 from django.utils.crypto import constant_time_compare
 
 from twostep import clock
@@ -33,7 +32,7 @@ def start(request: HttpRequest, user: User, next_url: str) -> None:
 
 def pending_user(request: HttpRequest) -> User | None:
     """The user who passed the password step in this session, if still valid."""
-    from twostep.accounts.models import User  # noqa: PLC0415
+    from twostep.accounts.models import User
 
     data = request.session.get(SESSION_KEY)
     if not isinstance(data, dict):
@@ -41,7 +40,11 @@ def pending_user(request: HttpRequest) -> User | None:
     if clock.utcnow().timestamp() - float(data.get("since", 0)) > LIFETIME_SECONDS:
         clear(request)
         return None
-    user = User.objects.filter(pk=data.get("user_id"), is_active=True).first()
+    user_id = data.get("user_id")
+    if not isinstance(user_id, int):
+        clear(request)
+        return None
+    user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not constant_time_compare(
         user.get_session_auth_hash(), str(data.get("auth_hash", ""))
     ):

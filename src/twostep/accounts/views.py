@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from urllib.parse import urlencode
-
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from twostep.accounts import pending
+from twostep.accounts.auth import signed_in_user
 from twostep.accounts.forms import LoginForm
 from twostep.accounts.login_flow import PasswordStep, code_step, password_step
 from twostep.accounts.redirects import safe_next
@@ -24,7 +25,7 @@ from twostep.twofactor.models import TwoFactorDevice
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    has_2fa = TwoFactorDevice.objects.filter(user=request.user).exists()
+    has_2fa = TwoFactorDevice.objects.filter(user=signed_in_user(request)).exists()
     return render(request, "accounts/home.html", {"has_2fa": has_2fa})
 
 

@@ -19,7 +19,7 @@ FILTERS = {"all", "on", "off"}
 @login_required
 def manage_users(request: HttpRequest) -> HttpResponse:
     admin = request.user
-    if not isinstance(admin, User) or not admin.is_office_admin:
+    if not isinstance(admin, User) or not admin.is_office_admin or admin.office_id is None:
         raise PermissionDenied
     office_users = User.objects.filter(office_id=admin.office_id)
     total = office_users.count()
@@ -35,6 +35,11 @@ def manage_users(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "administration/manage_users.html",
-        {"office": admin.office, "page": page, "status": status, "total": total,
-         "with_2fa": with_2fa},
+        {
+            "office": admin.office,
+            "page": page,
+            "status": status,
+            "total": total,
+            "with_2fa": with_2fa,
+        },
     )

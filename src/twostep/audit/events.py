@@ -37,6 +37,9 @@ def record(
     )
     logger.info(
         "security_event kind=%s subject=%s actor=%s address=%s",
-        kind.value, event.subject_label, event.actor_label, client.address,
+        kind.value,
+        event.subject_label,
+        event.actor_label,
+        client.address,
     )
     return event

@@ -9,10 +9,13 @@ CHECKLIST = [
     ("confirmed_office", _("The caller named the office the account belongs to.")),
     ("confirmed_office_admin", _("The caller named their office admin.")),
     ("confirmed_last_login", _("The caller knew roughly when they last signed in.")),
-    ("confirmed_callback", _(
-        "I confirmed the request through a second channel: a call back to the office "
-        "or a confirmation from the office admin."
-    )),
+    (
+        "confirmed_callback",
+        _(
+            "I confirmed the request through a second channel: a call back to the office "
+            "or a confirmation from the office admin."
+        ),
+    ),
 ]
 
 

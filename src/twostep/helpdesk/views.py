@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -61,10 +62,15 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
                 request.user, subject, form.cleaned_data["reason"], Client.from_request(request)
             )
             if done:
-                messages.success(request, _("2FA is now off for %(email)s. They have been told by "
-                                            "email.") % {"email": subject.email})
+                messages.success(
+                    request,
+                    _("2FA is now off for %(email)s. They have been told by email.")
+                    % {"email": subject.email},
+                )
             else:
-                messages.info(request, _("%(email)s had no 2FA to reset.") % {"email": subject.email})
+                messages.info(
+                    request, _("%(email)s had no 2FA to reset.") % {"email": subject.email}
+                )
             return redirect("helpdesk:user", user_id=subject.pk)
         status = 400
     context = {
@@ -72,9 +78,11 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
         "form": form,
         "device": TwoFactorDevice.objects.filter(user=subject).first(),
         "locked": GuessingState.objects.filter(user=subject, locked_at__isnull=False).exists(),
-        "office_admins": User.objects.filter(
-            office_id=subject.office_id, role=User.Role.OFFICE_ADMIN
-        ).exclude(office_id=None),
+        "office_admins": (
+            User.objects.filter(office=subject.office, role=User.Role.OFFICE_ADMIN)
+            if subject.office is not None
+            else User.objects.none()
+        ),
         "events": SecurityEvent.objects.filter(subject=subject)[:15],
     }
     return render(request, "helpdesk/user.html", context, status=status)

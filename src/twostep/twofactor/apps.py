@@ -7,4 +7,4 @@ class TwoFactorConfig(AppConfig):
     verbose_name = "Two-factor authentication"
 
     def ready(self) -> None:
-        from twostep.twofactor import checks  # noqa: F401, PLC0415  (registers the checks)
+        from twostep.twofactor import checks  # noqa: F401  (registers the checks)

@@ -99,7 +99,10 @@ def confirm_enrolment(request: HttpRequest, user: User, raw_code: str, client: C
         pending.delete()
         user.rotate_security_stamp()
         events.record(
-            EventKind.TWO_FACTOR_ENABLED, subject=user, actor=user, client=client,
+            EventKind.TWO_FACTOR_ENABLED,
+            subject=user,
+            actor=user,
+            client=client,
             reason="new authenticator replaced the old one" if not created else "",
         )
         return CodeOutcome.ACCEPTED

@@ -42,7 +42,9 @@ class GuessingState(models.Model):
     """Per-account counters that every worker sees; its row is the lock for one verification."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
         related_name="guessing_state",
     )
     consecutive_failures = models.PositiveIntegerField(default=0)

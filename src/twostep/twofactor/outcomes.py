@@ -23,8 +23,12 @@ class CodeOutcome(enum.Enum):
 
     @property
     def counts_as_failure(self) -> bool:
-        return self not in {CodeOutcome.ACCEPTED, CodeOutcome.WAIT, CodeOutcome.LOCKED,
-                            CodeOutcome.NO_KEY}
+        return self not in {
+            CodeOutcome.ACCEPTED,
+            CodeOutcome.WAIT,
+            CodeOutcome.LOCKED,
+            CodeOutcome.NO_KEY,
+        }
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,13 @@ class CodeCheck:
             ),
             CodeOutcome.WAIT: _(
                 "Too many wrong attempts. Wait %(seconds)d seconds, then enter the newest code."
-            ) % {"seconds": self.wait_seconds},
+            )
+            % {"seconds": self.wait_seconds},
             CodeOutcome.LOCKED: _(
                 "Too many wrong attempts: the code step of this account is locked. "
                 "Contact the helpdesk (%(contact)s) to get back in."
-            ) % {"contact": contact},
+            )
+            % {"contact": contact},
             CodeOutcome.NO_KEY: _("This 2FA setup has expired. Start again with Enable 2FA."),
             CodeOutcome.ACCEPTED: "",
         }

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 class DisableOutcome(enum.Enum):
     DISABLED = "disabled"
-    WRONG_PASSWORD = "wrong_password"
+    WRONG_PASSWORD = "wrong_password"  # noqa: S105  (an outcome, not a password)
     NOT_ENABLED = "not_enabled"
     WAIT = "wait"
     LOCKED = "locked"

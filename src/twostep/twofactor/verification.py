@@ -70,7 +70,9 @@ def check_code(
             first_of_streak = state.consecutive_failures == 0
             newly_locked = limits.record_failure(state, client.address, now)
             events.record(
-                EventKind.CODE_REFUSED, subject=user, client=client,
+                EventKind.CODE_REFUSED,
+                subject=user,
+                client=client,
                 reason=f"{purpose.value}: {outcome.value}",
             )
             if newly_locked:
@@ -99,9 +101,9 @@ def check_login_code(user: User, raw_code: str, client: Client) -> CodeCheck:
             return CodeOutcome.REPLAYED
         assert result.step is not None
         # Compare-and-set: only one request can move last_used_step past this step.
-        won = TwoFactorDevice.objects.filter(
-            pk=device.pk, last_used_step__lt=result.step
-        ).update(last_used_step=result.step, last_used_at=now)
+        won = TwoFactorDevice.objects.filter(pk=device.pk, last_used_step__lt=result.step).update(
+            last_used_step=result.step, last_used_at=now
+        )
         return CodeOutcome.ACCEPTED if won == 1 else CodeOutcome.REPLAYED
 
     return check_code(user, raw_code, client, Purpose.LOGIN, attempt)

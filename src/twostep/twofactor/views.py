@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from twostep.accounts.models import User
+from twostep.accounts.auth import signed_in_user
 from twostep.http import Client
 from twostep.twofactor import enrolment
 from twostep.twofactor.forms import CodeForm, PasswordConfirmForm
@@ -19,14 +19,9 @@ from twostep.twofactor.qr import qr_svg
 from twostep.twofactor.removal import DisableOutcome, disable_with_password
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 @login_required
 def manage(request: HttpRequest) -> HttpResponse:
-    device = TwoFactorDevice.objects.filter(user=request.user).first()
+    device = TwoFactorDevice.objects.filter(user=signed_in_user(request)).first()
     return render(request, "twofactor/manage.html", {"device": device})
 
 
@@ -34,7 +29,7 @@ def manage(request: HttpRequest) -> HttpResponse:
 @require_POST
 def start(request: HttpRequest) -> HttpResponse:
     """Enable 2FA (or a new phone): keep or make the pending key, then show it."""
-    user = _user(request)
+    user = signed_in_user(request)
     if TwoFactorDevice.objects.filter(user=user).exists():
         form = PasswordConfirmForm(request.POST)
         if not form.is_valid() or not user.check_password(form.cleaned_data["password"]):
@@ -47,22 +42,20 @@ def start(request: HttpRequest) -> HttpResponse:
 @login_required
 def setup(request: HttpRequest) -> HttpResponse:
     """Step 1: the QR code and the key. Reloading shows the same key."""
-    user = _user(request)
+    user = signed_in_user(request)
     pending = enrolment.current_pending(user)
     if pending is None:
         messages.info(request, _("Start with Enable 2FA to get a key for your authenticator app."))
         return redirect("twofactor:manage")
     shown = enrolment.key_for_display(user, pending)
-    return render(
-        request, "twofactor/setup.html", {"shown": shown, "qr_svg": qr_svg(shown.uri)}
-    )
+    return render(request, "twofactor/setup.html", {"shown": shown, "qr_svg": qr_svg(shown.uri)})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def confirm(request: HttpRequest) -> HttpResponse:
     """Step 2: the first code from the app turns 2FA on."""
-    user = _user(request)
+    user = signed_in_user(request)
     if enrolment.current_pending(user) is None:
         messages.info(request, _("This 2FA setup has expired. Start again with Enable 2FA."))
         return redirect("twofactor:manage")
@@ -89,7 +82,7 @@ def enabled(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def disable(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = signed_in_user(request)
     if not TwoFactorDevice.objects.filter(user=user).exists():
         return redirect("twofactor:manage")
     form = PasswordConfirmForm(request.POST or None)

@@ -19,13 +19,16 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--new-key", action="store_true",
-                            help="Only print a fresh key ring entry to put first, and exit.")
+        parser.add_argument(
+            "--new-key",
+            action="store_true",
+            help="Only print a fresh key ring entry to put first, and exit.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         ring = key_ring()
         if options["new_key"]:
-            from secrets import token_hex  # noqa: PLC0415
+            from secrets import token_hex
 
             self.stdout.write(ring.generate_entry("k" + token_hex(4)))
             return
@@ -38,6 +41,10 @@ class Command(BaseCommand):
                         row.encrypted_key = ring.rotate(row.encrypted_key, context_for(row.user_id))
                         row.save(update_fields=["encrypted_key"])
                         count += 1
-        events.record(EventKind.KEYS_ROTATED, subject=None, client=Client.command_line(),
-                      reason=f"{count} keys re-encrypted with key {ring.primary_id}")
+        events.record(
+            EventKind.KEYS_ROTATED,
+            subject=None,
+            client=Client.command_line(),
+            reason=f"{count} keys re-encrypted with key {ring.primary_id}",
+        )
         self.stdout.write(f"Re-encrypted {count} keys with key {ring.primary_id}.")
