@@ -50,7 +50,7 @@ e2e: $(STAMP) system-deps
 	$(BIN)/pytest -m e2e
 
 test: $(STAMP) system-deps lint typecheck migrations-check
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -110,3 +110,13 @@ def verified_client(pending_client: Client, frozen_clock: FrozenClock) -> Client
     response = pending_client.post("/login/code/", {"code": frozen_clock.code(SEED20)})
     assert response.status_code == 302, response.content
     return pending_client
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """An end-to-end test that skips is a failure: a missing browser must never pass silently."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and item.get_closest_marker("e2e") is not None:
+        report.outcome = "failed"
+        report.longrepr = f"end-to-end test skipped, which counts as a failure: {report.longrepr}"
