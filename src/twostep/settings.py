@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "twostep.accounts.middleware.AbsoluteSessionLifetimeMiddleware",
     "twostep.accounts.middleware.SecurityHeadersMiddleware",
 ]
 
@@ -171,6 +172,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = int(os.environ.get("TWOSTEP_SESSION_IDLE_SECONDS", 30 * 60))
 SESSION_SAVE_EVERY_REQUEST = True  # the age above is an inactivity timeout
+TWOSTEP_SESSION_MAX_SECONDS = int(os.environ.get("TWOSTEP_SESSION_MAX_SECONDS", 12 * 60 * 60))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"

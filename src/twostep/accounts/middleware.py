@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+
+from twostep import clock
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -32,3 +39,33 @@ class SecurityHeadersMiddleware:
         if not request.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+SIGNED_IN_AT = "twostep_signed_in_at"
+
+
+def remember_sign_in_time(
+    sender: object, request: HttpRequest, user: object, **kwargs: object
+) -> None:
+    """Receiver of ``user_logged_in``: the start of the absolute session lifetime."""
+    request.session[SIGNED_IN_AT] = clock.utcnow().timestamp()
+
+
+class AbsoluteSessionLifetimeMiddleware:
+    """Sign out a session older than TWOSTEP_SESSION_MAX_SECONDS, however active it is.
+
+    (The inactivity timeout is Django's SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST.)
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            started = request.session.get(SIGNED_IN_AT)
+            limit = settings.TWOSTEP_SESSION_MAX_SECONDS
+            if not isinstance(started, float) or clock.utcnow().timestamp() - started > limit:
+                logout(request)
+                messages.info(request, _("Your session has ended. Please sign in again."))
+                return redirect_to_login(request.get_full_path())
+        return self.get_response(request)
