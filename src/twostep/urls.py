@@ -7,6 +7,7 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("", include("twostep.accounts.urls")),
     path("account/2fa/", include("twostep.twofactor.urls")),
+    path("account/activity/", include("twostep.audit.urls")),
     path("administration/", include("twostep.administration.urls")),
     path("helpdesk/", include("twostep.helpdesk.urls")),
     # The Django admin signs in through the portal's own login, so 2FA applies there too.

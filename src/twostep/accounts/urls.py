@@ -1,10 +1,32 @@
 from django.urls import path
 
-from twostep.accounts import views
+from twostep.accounts import passwords, views
 
 app_name = "accounts"
 urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("login/code/", views.code_view, name="code"),
     path("logout/", views.logout_view, name="logout"),
+    path("account/password/", passwords.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "account/password/done/",
+        passwords.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("password-reset/", passwords.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password-reset/sent/",
+        passwords.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        passwords.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/complete/",
+        passwords.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
 ]

@@ -20,6 +20,10 @@ class EventKind(models.TextChoices):
     TWO_FACTOR_DISABLED = "two_factor_disabled", "2FA disabled"
     TWO_FACTOR_RESET = "two_factor_reset", "2FA reset by the helpdesk"
     DISABLE_PASSWORD_REFUSED = "disable_password_refused", "Wrong password to disable 2FA"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
+    PASSWORD_RESET = "password_reset", "Password reset by email link"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset link requested"
+    SESSIONS_REVOKED = "sessions_revoked", "Other sessions signed out"
     KEYS_ROTATED = "keys_rotated", "Stored 2FA keys re-encrypted"
 
 

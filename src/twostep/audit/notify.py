@@ -20,6 +20,7 @@ SUBJECTS = {
     "two_factor_reset": "Support removed two-factor authentication from your account",
     "code_step_locked": "Your account's code step is locked",
     "code_refused": "A wrong code was entered after your password",
+    "password_changed": "Your password was changed",
 }
 
 

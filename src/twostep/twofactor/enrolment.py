@@ -16,6 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from twostep import clock, otp
+from twostep.accounts.sessions import sign_out_other_sessions
 from twostep.audit import events, notify
 from twostep.audit.models import EventKind
 from twostep.conf import get_settings
@@ -97,7 +98,7 @@ def confirm_enrolment(request: HttpRequest, user: User, raw_code: str, client: C
         )
         replaced.append(not created)
         pending.delete()
-        user.rotate_security_stamp()
+        sign_out_other_sessions(user, client, "2FA enabled", actor=user)
         events.record(
             EventKind.TWO_FACTOR_ENABLED,
             subject=user,

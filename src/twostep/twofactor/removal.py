@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 from twostep import clock
+from twostep.accounts.sessions import sign_out_other_sessions
 from twostep.audit import events, notify
 from twostep.audit.models import EventKind
 from twostep.twofactor import limits
@@ -30,11 +31,11 @@ class DisableOutcome(enum.Enum):
     LOCKED = "locked"
 
 
-def _destroy_factor(user: User) -> bool:
-    """Delete key, pending key and replay state; True if 2FA was on."""
+def _destroy_factor(user: User, client: Client, reason: str, actor: User | None) -> bool:
+    """Delete key, pending key and replay state, sign out other sessions; True if 2FA was on."""
     deleted, _ = TwoFactorDevice.objects.filter(user=user).delete()
     PendingEnrolment.objects.filter(user=user).delete()
-    user.rotate_security_stamp()
+    sign_out_other_sessions(user, client, reason, actor)
     return deleted > 0
 
 
@@ -55,8 +56,9 @@ def disable_with_password(user: User, password: str, client: Client) -> tuple[Di
             limits.record_failure(state, client.address, now)
             events.record(EventKind.DISABLE_PASSWORD_REFUSED, subject=user, client=client)
             return DisableOutcome.WRONG_PASSWORD, 0
-        if not _destroy_factor(user):
+        if not TwoFactorDevice.objects.filter(user=user).exists():
             return DisableOutcome.NOT_ENABLED, 0
+        _destroy_factor(user, client, "2FA disabled", actor=user)
         events.record(EventKind.TWO_FACTOR_DISABLED, subject=user, actor=user, client=client)
     notify.notify(user, "two_factor_disabled", client)
     return DisableOutcome.DISABLED, 0
@@ -73,7 +75,7 @@ def helpdesk_reset(agent: User | None, user: User, reason: str, client: Client) 
         raise ValueError("A helpdesk reset needs a reason or ticket reference.")
     with transaction.atomic():
         had_lock = limits.locked_state(user).locked_at is not None
-        had_factor = _destroy_factor(user)
+        had_factor = _destroy_factor(user, client, "2FA reset by the helpdesk", actor=agent)
         limits.forget(user)
         if not (had_factor or had_lock):
             transaction.set_rollback(True)
