@@ -180,3 +180,17 @@ def test_a_broken_key_ring_stops_the_start(tmp_path: Path) -> None:
         {"TWOSTEP_KEY_RING": "k1:not-base64!", "TWOSTEP_DATA_DIR": str(tmp_path)}, "check"
     )
     assert result.returncode != 0 and "twostep.E001" in result.stderr
+
+
+def test_sessions_in_a_per_process_cache_are_refused() -> None:
+    """Issue 3 section 2: a store that each worker keeps for itself is refused at start."""
+    from django.test import override_settings
+
+    from twostep.twofactor.checks import check_shared_state
+
+    with override_settings(
+        SESSION_ENGINE="django.contrib.sessions.backends.cache",
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+    ):
+        assert [e.id for e in check_shared_state()] == ["twostep.E003"]
+    assert check_shared_state() == []
