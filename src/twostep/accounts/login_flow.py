@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from django.contrib.auth import authenticate, login
 from django.http import HttpRequest
 
-from twostep.accounts import pending
+from twostep import clock
+from twostep.accounts import pending, throttle
 from twostep.audit import events
 from twostep.audit.models import EventKind
 from twostep.twofactor.models import TwoFactorDevice
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 
 class PasswordStep(enum.Enum):
+    THROTTLED = "throttled"
     REFUSED = "refused"
     SIGNED_IN = "signed_in"
     CODE_NEEDED = "code_needed"
@@ -28,19 +30,27 @@ class PasswordStep(enum.Enum):
 
 def password_step(
     request: HttpRequest, email: str, password: str, next_url: str, client: Client
-) -> PasswordStep:
-    """Check email and password. Unknown emails cost a hash too (Django's backend does it)."""
+) -> tuple[PasswordStep, int]:
+    """Check email and password; returns the step reached and, when throttled, the wait.
+
+    Unknown emails cost a hash too (Django's backend does it) and are throttled alike.
+    """
+    now = clock.utcnow()
+    wait = throttle.seconds_to_wait(email, client.address, now)
+    if wait > 0:
+        return PasswordStep.THROTTLED, wait
     user = authenticate(request, username=email, password=password)
     if user is None:
+        throttle.record_failure(email, client.address, now)
         events.record(EventKind.LOGIN_FAILED, subject=None, client=client, subject_label=email)
-        return PasswordStep.REFUSED
+        return PasswordStep.REFUSED, 0
     if TwoFactorDevice.objects.filter(user=user).exists():
         pending.start(request, user, next_url)
         events.record(EventKind.PASSWORD_ACCEPTED, subject=user, client=client)
-        return PasswordStep.CODE_NEEDED
+        return PasswordStep.CODE_NEEDED, 0
     login(request, user)
     events.record(EventKind.LOGIN_SUCCEEDED, subject=user, client=client)
-    return PasswordStep.SIGNED_IN
+    return PasswordStep.SIGNED_IN, 0
 
 
 def code_step(request: HttpRequest, user: User, raw_code: str, client: Client) -> CodeCheck:

@@ -108,3 +108,24 @@ class User(AbstractBaseUser, PermissionsMixin):
         """Invalidate every session of this user; the caller re-hashes the current one."""
         self.security_stamp = new_security_stamp()
         self.save(update_fields=["security_stamp"])
+
+
+class PasswordFailure(models.Model):
+    """One wrong email or password at sign-in, for the password-step limits (accounts.throttle).
+
+    Keyed by the login name as typed (normalised), so unknown addresses are limited exactly like
+    real ones and the limit reveals nothing about which accounts exist.
+    """
+
+    login_name = models.CharField(max_length=254)
+    client_address = models.CharField(max_length=45, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["login_name", "at"]),
+            models.Index(fields=["client_address", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Password failure for {self.login_name} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -36,7 +36,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         return redirect(safe_next(request, next_url))
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        step = password_step(
+        step, wait = password_step(
             request,
             form.cleaned_data["email"],
             form.cleaned_data["password"],
@@ -47,7 +47,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
             return redirect("accounts:code")
         if step is PasswordStep.SIGNED_IN:
             return redirect(safe_next(request, next_url))
-        form.add_error(None, _("The email address or password is not right."))
+        if step is PasswordStep.THROTTLED:
+            form.add_error(
+                None,
+                _("Too many sign-in attempts. Wait %(seconds)d seconds and try again.")
+                % {"seconds": wait},
+            )
+        else:
+            form.add_error(None, _("The email address or password is not right."))
     elif request.method == "GET" and pending.pending_user(request) is not None:
         return redirect("accounts:code")
     return render(request, "accounts/login.html", {"form": form, "next": next_url})
