@@ -27,9 +27,10 @@ _HASHES: dict[str, type[SHA1] | type[SHA256] | type[SHA512]] = {
     "SHA256": SHA256,
     "SHA512": SHA512,
 }
-# Typed separators removed before checking: every Unicode space (incl. no-break
-# spaces) and the hyphen/dash characters a phone keyboard may insert.
-_DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2212")
+# Typed separators removed before checking: spaces (incl. no-break, thin and ideographic
+# spaces, tabs and line ends) and the hyphens/dashes a phone keyboard may insert. Any other
+# character, control characters included, makes the input invalid.
+_SEPARATORS = frozenset(" \t\r\n\u00a0\u2007\u2009\u202f\u3000-\u2010\u2011\u2012\u2013\u2212")
 
 
 def new_key() -> bytes:
@@ -101,7 +102,7 @@ def normalise_code(raw: str, digits: int = DIGITS) -> NormalisedCode:
     """
     if len(raw) > MAX_RAW_CODE_LENGTH:
         return NormalisedCode(None, CodeProblem.WRONG_LENGTH)
-    kept = "".join(ch for ch in raw if not ch.isspace() and ch not in _DASHES)
+    kept = "".join(ch for ch in raw if ch not in _SEPARATORS)
     if not kept:
         return NormalisedCode(None, CodeProblem.EMPTY)
     if not all("0" <= ch <= "9" for ch in kept):
@@ -138,7 +139,7 @@ def verify(
     """
     current = time_step(now)
     matched: list[int] = []
-    for step in range(current - window, current + window + 1):
+    for step in range(max(0, current - window), current + window + 1):
         if hmac.compare_digest(code_at_step(key, step).encode(), code.encode()):
             matched.append(step)
     if not matched:

@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _NONCE_BYTES = 12
+_TAG_BYTES = 16
 
 
 class KeyRingError(ValueError):
@@ -37,7 +38,7 @@ class KeyRing:
             if not sep or not key_id.isalnum():
                 raise KeyRingError("Each key ring entry must look like 'id:base64key'.")
             try:
-                raw = base64.urlsafe_b64decode(encoded.encode("ascii"))
+                raw = base64.b64decode(encoded.encode("ascii"), altchars=b"-_", validate=True)
             except (binascii.Error, ValueError) as exc:
                 raise KeyRingError(f"Key {key_id!r} is not valid base64.") from exc
             if len(raw) != 32:
@@ -68,11 +69,13 @@ class KeyRing:
         key = dict(self.keys).get(key_id)
         if key is None:
             raise KeyRingError(f"No key {key_id!r} in the key ring.")
-        blob = base64.urlsafe_b64decode(encoded.encode("ascii"))
         try:
+            blob = base64.b64decode(encoded.encode("ascii"), altchars=b"-_", validate=True)
+            if len(blob) < _NONCE_BYTES + _TAG_BYTES:
+                raise ValueError("too short")
             return AESGCM(key).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], context)
-        except InvalidTag as exc:
-            raise KeyRingError("A stored key failed authentication.") from exc
+        except (InvalidTag, binascii.Error, ValueError) as exc:
+            raise KeyRingError("A stored key is damaged or failed authentication.") from exc
 
     def needs_rotation(self, token: str) -> bool:
         return token.partition("$")[0] != self.primary_id

@@ -27,5 +27,7 @@ class Command(BaseCommand):
         email = normalise_email(options["email"])
         if User.objects.filter(email=email).exists():
             raise CommandError(f"A user {email} exists already.")
-        make_agent(email, options["name"], read_new_password(options["password_stdin"]))
+        candidate = User(email=email, full_name=options["name"])
+        password = read_new_password(options["password_stdin"], candidate)
+        make_agent(email, options["name"], password)
         self.stdout.write(f"Created helpdesk agent {email}.")

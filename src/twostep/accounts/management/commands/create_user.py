@@ -36,7 +36,9 @@ class Command(BaseCommand):
             raise CommandError(f"No office named {options['office']!r}.")
         if User.objects.filter(email=email).exists():
             raise CommandError(f"A user {email} exists already.")
-        password = read_new_password(options["password_stdin"])
+        password = read_new_password(
+            options["password_stdin"], User(email=email, full_name=options["name"])
+        )
         User.objects.create_user(
             email, password, full_name=options["name"], office=office, role=options["role"]
         )
