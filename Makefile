@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: serve test lint typecheck migrations-check unit e2e system-deps install clean
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/twostep
+
+.PHONY: serve test lint typecheck migrations-check unit e2e system-deps services install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +35,15 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# PostgreSQL on 127.0.0.1:5432 (trust auth), started when it is down.
+services:
+	@if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then \
+		echo "Starting PostgreSQL"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n1) main start; \
+		for i in $$(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done; \
+	fi
+	@pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
@@ -46,11 +57,13 @@ migrations-check: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -m "not e2e"
 
-e2e: $(STAMP) system-deps
+e2e: $(STAMP) system-deps services
 	$(BIN)/pytest -m e2e
 
-test: $(STAMP) system-deps lint typecheck migrations-check
+# Everything on SQLite (end-to-end included), then every database test again on PostgreSQL.
+test: $(STAMP) system-deps services lint typecheck migrations-check
 	$(BIN)/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -m "not e2e" -p no:cacheprovider -q
 
 clean:
 	rm -rf $(VENV) var
