@@ -19,7 +19,7 @@ class EventKind(models.TextChoices):
     TWO_FACTOR_ENABLED = "two_factor_enabled", "2FA enabled"
     TWO_FACTOR_DISABLED = "two_factor_disabled", "2FA disabled"
     TWO_FACTOR_RESET = "two_factor_reset", "2FA reset by the helpdesk"
-    DISABLE_PASSWORD_REFUSED = "disable_password_refused", "Wrong password to disable 2FA"
+    REAUTH_PASSWORD_REFUSED = "reauth_password_refused", "Wrong password when changing 2FA"
     PASSWORD_CHANGED = "password_changed", "Password changed"
     PASSWORD_RESET = "password_reset", "Password reset by email link"
     PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset link requested"

@@ -22,6 +22,7 @@ from twostep.audit.models import EventKind
 from twostep.conf import get_settings
 from twostep.twofactor.models import PendingEnrolment, TwoFactorDevice
 from twostep.twofactor.outcomes import CodeCheck, CodeOutcome
+from twostep.twofactor.reauth import ReauthCheck, check_current_password
 from twostep.twofactor.storage import seal, unseal
 from twostep.twofactor.verification import Purpose, check_code
 
@@ -48,6 +49,13 @@ def current_pending(user: User) -> PendingEnrolment | None:
     return pending
 
 
+def discard_expired(user: User) -> None:
+    """Delete a pending key older than its lifetime (S38); a live one is left alone."""
+    PendingEnrolment.objects.filter(
+        user=user, created_at__lte=clock.utcnow() - PENDING_LIFETIME
+    ).delete()
+
+
 def start_enrolment(user: User, *, fresh_key: bool = False) -> PendingEnrolment:
     """Keep the live pending key, or make one (also when asked for a fresh one)."""
     with transaction.atomic():
@@ -60,6 +68,17 @@ def start_enrolment(user: User, *, fresh_key: bool = False) -> PendingEnrolment:
             user=user, defaults={"encrypted_key": encrypted, "created_at": clock.utcnow()}
         )
         return pending
+
+
+def start_replacement(
+    user: User, password: str, client: Client, *, fresh_key: bool = False
+) -> ReauthCheck:
+    """Set up a new phone while 2FA is on: the current password first (counted if wrong)."""
+    with transaction.atomic():
+        reauth = check_current_password(user, password, client, "set up a new phone")
+        if reauth.ok:
+            start_enrolment(user, fresh_key=fresh_key)
+    return reauth
 
 
 def key_for_display(user: User, pending: PendingEnrolment) -> KeyForDisplay:
@@ -82,7 +101,10 @@ def confirm_enrolment(request: HttpRequest, user: User, raw_code: str, client: C
 
     def attempt(digits: str, now: datetime) -> CodeOutcome:
         pending = PendingEnrolment.objects.select_for_update().filter(user=user).first()
-        if pending is None or pending.created_at + PENDING_LIFETIME <= now:
+        if pending is None:
+            return CodeOutcome.NO_KEY
+        if pending.created_at + PENDING_LIFETIME <= now:
+            pending.delete()  # an expired key is discarded, never confirmed (S38)
             return CodeOutcome.NO_KEY
         result = otp.verify(unseal(user.pk, pending.encrypted_key), digits, now.timestamp(), None)
         if result.verdict is not otp.Verdict.ACCEPTED or result.step is None:

@@ -20,6 +20,7 @@ class CodeField(forms.Field):
             "spellcheck": "false",
             "maxlength": "20",
             "class": "code-input",
+            "autofocus": True,
         }
     )
 

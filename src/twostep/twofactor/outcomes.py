@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from twostep.conf import get_settings
 
@@ -57,8 +58,10 @@ class CodeCheck:
             CodeOutcome.WRONG_LENGTH: _(
                 "Enter the 6-digit code: it has exactly 6 digits, no more and no fewer."
             ),
-            CodeOutcome.WAIT: _(
-                "Too many wrong attempts. Wait %(seconds)d seconds, then enter the newest code."
+            CodeOutcome.WAIT: ngettext(
+                "Not yet: wait %(seconds)d second, then enter the newest code.",
+                "Not yet: wait %(seconds)d seconds, then enter the newest code.",
+                self.wait_seconds,
             )
             % {"seconds": self.wait_seconds},
             CodeOutcome.LOCKED: _(

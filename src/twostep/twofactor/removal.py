@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from twostep import clock
 from twostep.accounts.sessions import sign_out_other_sessions
 from twostep.audit import events, notify
 from twostep.audit.models import EventKind
 from twostep.twofactor import limits
 from twostep.twofactor.models import PendingEnrolment, TwoFactorDevice
+from twostep.twofactor.reauth import ReauthCheck, check_current_password
 
 if TYPE_CHECKING:
     from twostep.accounts.models import User
@@ -25,10 +25,8 @@ if TYPE_CHECKING:
 
 class DisableOutcome(enum.Enum):
     DISABLED = "disabled"
-    WRONG_PASSWORD = "wrong_password"  # noqa: S105  (an outcome, not a password)
     NOT_ENABLED = "not_enabled"
-    WAIT = "wait"
-    LOCKED = "locked"
+    PASSWORD_REFUSED = "password_refused"  # noqa: S105  (see the ReauthCheck)
 
 
 def _destroy_factor(user: User, client: Client, reason: str, actor: User | None) -> bool:
@@ -39,29 +37,20 @@ def _destroy_factor(user: User, client: Client, reason: str, actor: User | None)
     return deleted > 0
 
 
-def disable_with_password(user: User, password: str, client: Client) -> tuple[DisableOutcome, int]:
-    """The user's own Disable 2FA. A wrong password counts towards the guessing limits.
-
-    Returns the outcome and, for WAIT, the seconds to wait.
-    """
-    now = clock.utcnow()
+def disable_with_password(
+    user: User, password: str, client: Client
+) -> tuple[DisableOutcome, ReauthCheck]:
+    """The user's own Disable 2FA. A wrong password counts towards the guessing limits."""
     with transaction.atomic():
-        state = limits.locked_state(user)
-        allowance = limits.check(state, client.address, now)
-        if allowance.locked:
-            return DisableOutcome.LOCKED, 0
-        if not allowance.allowed:
-            return DisableOutcome.WAIT, allowance.wait_seconds
-        if not user.check_password(password):
-            limits.record_failure(state, client.address, now)
-            events.record(EventKind.DISABLE_PASSWORD_REFUSED, subject=user, client=client)
-            return DisableOutcome.WRONG_PASSWORD, 0
+        reauth = check_current_password(user, password, client, "disable 2FA")
+        if not reauth.ok:
+            return DisableOutcome.PASSWORD_REFUSED, reauth
         if not TwoFactorDevice.objects.filter(user=user).exists():
-            return DisableOutcome.NOT_ENABLED, 0
+            return DisableOutcome.NOT_ENABLED, reauth
         _destroy_factor(user, client, "2FA disabled", actor=user)
         events.record(EventKind.TWO_FACTOR_DISABLED, subject=user, actor=user, client=client)
     notify.notify(user, "two_factor_disabled", client)
-    return DisableOutcome.DISABLED, 0
+    return DisableOutcome.DISABLED, reauth
 
 
 def helpdesk_reset(agent: User | None, user: User, reason: str, client: Client) -> bool:

@@ -30,12 +30,20 @@ def manage(request: HttpRequest) -> HttpResponse:
 def start(request: HttpRequest) -> HttpResponse:
     """Enable 2FA (or a new phone): keep or make the pending key, then show it."""
     user = signed_in_user(request)
+    fresh_key = request.POST.get("fresh") == "1"
     if TwoFactorDevice.objects.filter(user=user).exists():
         form = PasswordConfirmForm(request.POST)
-        if not form.is_valid() or not user.check_password(form.cleaned_data["password"]):
+        if not form.is_valid():
             messages.error(request, _("Enter your current password to set up a new phone."))
             return redirect("twofactor:manage")
-    enrolment.start_enrolment(user, fresh_key=request.POST.get("fresh") == "1")
+        reauth = enrolment.start_replacement(
+            user, form.cleaned_data["password"], Client.from_request(request), fresh_key=fresh_key
+        )
+        if not reauth.ok:
+            messages.error(request, reauth.message())
+            return redirect("twofactor:manage")
+        return redirect("twofactor:setup")
+    enrolment.start_enrolment(user, fresh_key=fresh_key)
     return redirect("twofactor:setup")
 
 
@@ -48,7 +56,12 @@ def setup(request: HttpRequest) -> HttpResponse:
         messages.info(request, _("Start with Enable 2FA to get a key for your authenticator app."))
         return redirect("twofactor:manage")
     shown = enrolment.key_for_display(user, pending)
-    return render(request, "twofactor/setup.html", {"shown": shown, "qr_svg": qr_svg(shown.uri)})
+    replacing = TwoFactorDevice.objects.filter(user=user).exists()
+    return render(
+        request,
+        "twofactor/setup.html",
+        {"shown": shown, "qr_svg": qr_svg(shown.uri), "replacing": replacing},
+    )
 
 
 @login_required
@@ -57,6 +70,8 @@ def confirm(request: HttpRequest) -> HttpResponse:
     """Step 2: the first code from the app turns 2FA on."""
     user = signed_in_user(request)
     if enrolment.current_pending(user) is None:
+        if request.method == "POST":
+            enrolment.discard_expired(user)
         messages.info(request, _("This 2FA setup has expired. Start again with Enable 2FA."))
         return redirect("twofactor:manage")
     form = CodeForm(request.POST or None)
@@ -87,22 +102,14 @@ def disable(request: HttpRequest) -> HttpResponse:
         return redirect("twofactor:manage")
     form = PasswordConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        outcome, wait = disable_with_password(
+        outcome, reauth = disable_with_password(
             user, form.cleaned_data["password"], Client.from_request(request)
         )
         if outcome is DisableOutcome.DISABLED:
             update_session_auth_hash(request, user)
             messages.success(request, _("Two-factor authentication is now off."))
             return redirect("twofactor:manage")
-        form.add_error("password", _disable_message(outcome, wait))
+        if outcome is DisableOutcome.NOT_ENABLED:
+            return redirect("twofactor:manage")
+        form.add_error("password", reauth.message())
     return render(request, "twofactor/disable.html", {"form": form})
-
-
-def _disable_message(outcome: DisableOutcome, wait: int) -> str:
-    if outcome is DisableOutcome.WAIT:
-        return _("Too many wrong attempts. Wait %(seconds)d seconds, then try again.") % {
-            "seconds": wait
-        }
-    if outcome is DisableOutcome.LOCKED:
-        return _("Too many wrong attempts: contact the helpdesk.")
-    return _("That password is not right. 2FA is still on.")

@@ -1,0 +1,77 @@
+"""Re-entering the current password before a change to 2FA (disable, set up a new phone).
+
+A wrong password counts towards the account's guessing limits, like a wrong code, so a
+stolen session cannot be used to guess the password here.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from twostep import clock
+from twostep.audit import events
+from twostep.audit.models import EventKind
+from twostep.conf import get_settings
+from twostep.twofactor import limits
+
+if TYPE_CHECKING:
+    from twostep.accounts.models import User
+    from twostep.http import Client
+
+
+class Reauth(enum.Enum):
+    OK = "ok"
+    WRONG_PASSWORD = "wrong_password"  # noqa: S105  (an outcome, not a password)
+    WAIT = "wait"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class ReauthCheck:
+    outcome: Reauth
+    wait_seconds: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Reauth.OK
+
+    def message(self) -> str:
+        if self.outcome is Reauth.WAIT:
+            return ngettext(
+                "Not yet: wait %(seconds)d second, then try again.",
+                "Not yet: wait %(seconds)d seconds, then try again.",
+                self.wait_seconds,
+            ) % {"seconds": self.wait_seconds}
+        if self.outcome is Reauth.LOCKED:
+            return _("Too many wrong attempts: contact the helpdesk (%(contact)s).") % {
+                "contact": get_settings().helpdesk_contact
+            }
+        return _("That password is not right. Nothing was changed.")
+
+
+def check_current_password(user: User, password: str, client: Client, purpose: str) -> ReauthCheck:
+    """Check the password under the guessing limits; call inside ``transaction.atomic()``.
+
+    Holds the user's guessing row lock until the caller's transaction ends.
+    """
+    assert transaction.get_connection().in_atomic_block
+    now = clock.utcnow()
+    state = limits.locked_state(user)
+    allowance = limits.check(state, client.address, now)
+    if allowance.locked:
+        return ReauthCheck(Reauth.LOCKED)
+    if not allowance.allowed:
+        return ReauthCheck(Reauth.WAIT, allowance.wait_seconds)
+    if not user.check_password(password):
+        limits.record_failure(state, client.address, now)
+        events.record(
+            EventKind.REAUTH_PASSWORD_REFUSED, subject=user, client=client, reason=purpose
+        )
+        return ReauthCheck(Reauth.WRONG_PASSWORD)
+    return ReauthCheck(Reauth.OK)
