@@ -71,11 +71,17 @@ class LiveServer:
 
 
 def start_server(
-    data_dir: Path, database_url: str | None = None, workers: int = 2, threads: int = 1
+    data_dir: Path,
+    database_url: str | None = None,
+    workers: int = 2,
+    threads: int = 1,
+    extra_env: dict[str, str] | None = None,
 ) -> LiveServer:
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TWOSTEP_"))}
     env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    env.update(extra_env or {})
     env.update(
         TWOSTEP_DATA_DIR=str(data_dir),
         TWOSTEP_EMAIL_FILE_PATH=str(data_dir / "mail"),

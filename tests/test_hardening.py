@@ -149,6 +149,7 @@ PRODUCTION = {
     "TWOSTEP_SECRET_KEY": "x" * 20 + "production-secret-key-for-the-check-only-0123456789",
     "TWOSTEP_KEY_RING": "k1:" + "A" * 43 + "=",
     "TWOSTEP_ALLOWED_HOSTS": "portal.example",
+    "EMAIL_HOST": "smtp.portal.example",
 }
 
 
@@ -165,7 +166,7 @@ def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "missing", ["TWOSTEP_SECRET_KEY", "TWOSTEP_KEY_RING", "TWOSTEP_ALLOWED_HOSTS"]
+    "missing", ["TWOSTEP_SECRET_KEY", "TWOSTEP_KEY_RING", "TWOSTEP_ALLOWED_HOSTS", "EMAIL_HOST"]
 )
 def test_production_refuses_a_missing_value(tmp_path: Path, missing: str) -> None:
     env = {k: v for k, v in PRODUCTION.items() if k != missing}

@@ -63,6 +63,8 @@ def _required(name: str) -> str:
 
 
 SECRET_KEY = _required("TWOSTEP_SECRET_KEY")
+if PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
+    raise ImproperlyConfigured("TWOSTEP_SECRET_KEY must be a random value of 50+ characters.")
 # Key ring for TOTP keys at rest: "id:base64key,id:base64key"; the first encrypts.
 TWOSTEP_KEY_RING = _required("TWOSTEP_KEY_RING")
 DEBUG = os.environ.get("TWOSTEP_DEBUG", "") == "1" and not PRODUCTION
@@ -91,6 +93,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "twostep.ops.middleware.RequestLogMiddleware",
+    "twostep.ops.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -127,7 +131,11 @@ TEMPLATES = [
 # transactions take the write lock at BEGIN so that two transactions never deadlock
 # upgrading a read lock ("database is locked").
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True
+        )
+    }
 else:
     DATABASES = {
         "default": {
@@ -148,6 +156,20 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Redis, when configured, caches sessions in front of the database (cached_db: a restart of
+# Redis loses no session). The guessing limits stay in the database, where they are checked
+# in the same transaction as the code (see docs/architecture.md).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "twostep",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 PASSWORD_HASHERS = [
@@ -167,7 +189,11 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 
 # Sessions: database-backed, HttpOnly, SameSite=Lax; Secure in production.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if REDIS_URL
+    else "django.contrib.sessions.backends.db"
+)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = int(os.environ.get("TWOSTEP_SESSION_IDLE_SECONDS", 30 * 60))
@@ -181,6 +207,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if PRODUCTION:
+    # __Host- cookies: Secure, Path=/, no Domain; the browser refuses them otherwise.
+    SESSION_COOKIE_NAME = "__Host-twostep-session"
+    CSRF_COOKIE_NAME = "__Host-twostep-csrf"
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = os.environ.get("TWOSTEP_SSL_REDIRECT", "1") == "1"
@@ -216,6 +245,8 @@ if os.environ.get("TWOSTEP_EMAIL_FILE_PATH"):
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = os.environ["TWOSTEP_EMAIL_FILE_PATH"]
 elif PRODUCTION or os.environ.get("EMAIL_HOST"):
+    if PRODUCTION and not os.environ.get("EMAIL_HOST"):
+        raise ImproperlyConfigured("EMAIL_HOST must be set when TWOSTEP_ENV=production.")
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
     EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
@@ -232,10 +263,19 @@ TWOSTEP_HELPDESK_CONTACT = os.environ.get("TWOSTEP_HELPDESK_CONTACT", "helpdesk@
 # behind that many trusted proxies (0 = ignore the header; it is forgeable).
 TWOSTEP_TRUSTED_PROXY_COUNT = int(os.environ.get("TWOSTEP_TRUSTED_PROXY_COUNT", "0"))
 
+# One JSON line per request (twostep.request) and per security event (twostep.security),
+# to stdout, for a log collector.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"twostep": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    "formatters": {"json": {"()": "twostep.ops.logs.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": "WARNING"},
+    "loggers": {"twostep": {"handlers": ["stdout"], "level": "INFO", "propagate": False}},
 }

@@ -3,6 +3,8 @@ from django.urls import include, path
 
 from twostep.accounts import views as account_views
 
+handler500 = "twostep.ops.errors.server_error"
+
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("", include("twostep.accounts.urls")),

@@ -95,5 +95,22 @@ def test_c06_twenty_simultaneous_posts_of_one_code_exactly_one_succeeds(server: 
     assert not [r for r in results if r.status >= 500], server.log()
     assert len(accepted) == 1, statuses
     refused = [r for r in results if r.status == 200]
-    assert refused and all("already been used" in r.text or "Wait" in r.text for r in refused)
+    assert refused and all(
+        "already been used" in r.text or "Not yet: wait" in r.text for r in refused
+    )
     assert "database is locked" not in server.log()
+
+
+def test_redis_serves_sessions_and_health(tmp_path: Path) -> None:
+    """With REDIS_URL, sessions are cached in Redis in front of the database, and /healthz
+    reports Redis."""
+    redis_url = "redis://127.0.0.1:6379/7"
+    live = start_server(tmp_path / "server", None, extra_env={"REDIS_URL": redis_url})
+    try:
+        health = HttpClient(live.url).get("/healthz")
+        assert health.status == 200 and '"redis": "ok"' in health.text
+        email = "alice@redis.example"
+        enrol(live, email)
+        assert pending_session(live, email).get("/login/code/").status == 200
+    finally:
+        live.stop()

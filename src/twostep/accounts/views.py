@@ -21,6 +21,7 @@ from twostep.accounts.redirects import safe_next
 from twostep.http import Client
 from twostep.twofactor.forms import CodeForm
 from twostep.twofactor.models import TwoFactorDevice
+from twostep.waits import wait_phrase
 
 
 @login_required
@@ -50,8 +51,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if step is PasswordStep.THROTTLED:
             form.add_error(
                 None,
-                _("Too many sign-in attempts. Wait %(seconds)d seconds and try again.")
-                % {"seconds": wait},
+                _("Too many sign-in attempts. Wait %(wait)s and try again.")
+                % {"wait": wait_phrase(wait)},
             )
         else:
             form.add_error(None, _("The email address or password is not right."))

@@ -36,10 +36,14 @@ def record(
         reason=reason,
     )
     logger.info(
-        "security_event kind=%s subject=%s actor=%s address=%s",
-        kind.value,
-        event.subject_label,
-        event.actor_label,
-        client.address,
+        "security_event",
+        extra={
+            "kind": kind.value,
+            "subject": event.subject_label,
+            "actor": event.actor_label,
+            "client": client.address,
+            "user_agent": client.user_agent,
+            "reason": reason,
+        },
     )
     return event

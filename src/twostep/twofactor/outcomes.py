@@ -6,9 +6,9 @@ import enum
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from twostep.conf import get_settings
+from twostep.waits import wait_phrase
 
 
 class CodeOutcome(enum.Enum):
@@ -58,12 +58,8 @@ class CodeCheck:
             CodeOutcome.WRONG_LENGTH: _(
                 "Enter the 6-digit code: it has exactly 6 digits, no more and no fewer."
             ),
-            CodeOutcome.WAIT: ngettext(
-                "Not yet: wait %(seconds)d second, then enter the newest code.",
-                "Not yet: wait %(seconds)d seconds, then enter the newest code.",
-                self.wait_seconds,
-            )
-            % {"seconds": self.wait_seconds},
+            CodeOutcome.WAIT: _("Not yet: wait %(wait)s, then enter the newest code.")
+            % {"wait": wait_phrase(self.wait_seconds)},
             CodeOutcome.LOCKED: _(
                 "Too many wrong attempts: the code step of this account is locked. "
                 "Contact the helpdesk (%(contact)s) to get back in."

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from twostep import clock
 from twostep.audit import events
 from twostep.audit.models import EventKind
 from twostep.conf import get_settings
 from twostep.twofactor import limits
+from twostep.waits import wait_phrase
 
 if TYPE_CHECKING:
     from twostep.accounts.models import User
@@ -43,11 +43,9 @@ class ReauthCheck:
 
     def message(self) -> str:
         if self.outcome is Reauth.WAIT:
-            return ngettext(
-                "Not yet: wait %(seconds)d second, then try again.",
-                "Not yet: wait %(seconds)d seconds, then try again.",
-                self.wait_seconds,
-            ) % {"seconds": self.wait_seconds}
+            return _("Not yet: wait %(wait)s, then try again.") % {
+                "wait": wait_phrase(self.wait_seconds)
+            }
         if self.outcome is Reauth.LOCKED:
             return _("Too many wrong attempts: contact the helpdesk (%(contact)s).") % {
                 "contact": get_settings().helpdesk_contact

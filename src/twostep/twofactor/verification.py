@@ -78,7 +78,11 @@ def check_code(
             if newly_locked:
                 events.record(EventKind.CODE_STEP_LOCKED, subject=user, client=client)
                 notices.append("code_step_locked")
-            elif first_of_streak and purpose is Purpose.LOGIN:
+            elif (
+                first_of_streak
+                and purpose is Purpose.LOGIN
+                and outcome is not CodeOutcome.REPLAYED  # usually the user's own double submit
+            ):
                 notices.append("code_refused")
     for what in notices:
         notify.notify(user, what, client)
