@@ -35,7 +35,7 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-# PostgreSQL on 127.0.0.1:5432 (trust auth), started when it is down.
+# PostgreSQL on 127.0.0.1:5432 (trust auth) and Redis on 127.0.0.1:6379, started when down.
 services:
 	@if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then \
 		echo "Starting PostgreSQL"; \
@@ -43,6 +43,13 @@ services:
 		for i in $$(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done; \
 	fi
 	@pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+	@if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then \
+		echo "Starting Redis"; mkdir -p /var/lib/redis /var/log/redis; \
+		redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+			--dir /var/lib/redis --logfile /var/log/redis/ci.log; \
+		for i in $$(seq 1 20); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done; \
+	fi
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
