@@ -12,37 +12,25 @@ import math
 from datetime import datetime, timedelta
 
 from twostep.accounts.models import PasswordFailure, normalise_email
+from twostep.sliding_windows import longest, seconds_until_allowed
 
 NAME_CAPS = ((timedelta(minutes=15), 10),)
 ADDRESS_CAPS = ((timedelta(minutes=15), 30), (timedelta(hours=1), 100))
 
 
-def _wait(times: list[datetime], now: datetime, caps: tuple[tuple[timedelta, int], ...]) -> float:
-    waits = [0.0]
-    for window, cap in caps:
-        recent = [at for at in times if at > now - window]
-        if len(recent) >= cap:
-            waits.append((recent[cap - 1] + window - now).total_seconds())
-    return max(waits)
-
-
 def seconds_to_wait(login_name: str, address: str, now: datetime) -> int:
     name = normalise_email(login_name)[:254]
-    longest = max(w for w, _ in NAME_CAPS)
-    by_name = list(
-        PasswordFailure.objects.filter(login_name=name, at__gt=now - longest)
-        .order_by("-at")
-        .values_list("at", flat=True)
-    )
-    wait = _wait(by_name, now, NAME_CAPS)
+    by_name = PasswordFailure.objects.filter(
+        login_name=name, at__gt=now - longest(NAME_CAPS)
+    ).order_by("-at")
+    wait = seconds_until_allowed(by_name.values_list("at", flat=True), now, NAME_CAPS)
     if address:
-        longest = max(w for w, _ in ADDRESS_CAPS)
-        by_address = list(
-            PasswordFailure.objects.filter(client_address=address, at__gt=now - longest)
-            .order_by("-at")
-            .values_list("at", flat=True)
+        by_address = PasswordFailure.objects.filter(
+            client_address=address, at__gt=now - longest(ADDRESS_CAPS)
+        ).order_by("-at")
+        wait = max(
+            wait, seconds_until_allowed(by_address.values_list("at", flat=True), now, ADDRESS_CAPS)
         )
-        wait = max(wait, _wait(by_address, now, ADDRESS_CAPS))
     return math.ceil(wait)
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 
+from twostep.sliding_windows import longest, seconds_until_allowed
 from twostep.twofactor.models import CodeFailure, GuessingState
 
 if TYPE_CHECKING:
@@ -59,14 +60,6 @@ def locked_state(user: User) -> GuessingState:
         return GuessingState.objects.select_for_update().get(user=user)
 
 
-def _cap_wait(failures: list[datetime], now: datetime, window: timedelta, cap: int) -> float:
-    """Seconds until fewer than ``cap`` failures remain inside ``window`` (newest first list)."""
-    recent = [at for at in failures if at > now - window]
-    if len(recent) < cap:
-        return 0.0
-    return (recent[cap - 1] + window - now).total_seconds()
-
-
 def check(state: GuessingState, address: str, now: datetime) -> Allowance:
     if state.locked_at is not None:
         return Allowance(False, locked=True)
@@ -74,21 +67,15 @@ def check(state: GuessingState, address: str, now: datetime) -> Allowance:
     if state.last_failure_at is not None:
         until = state.last_failure_at + timedelta(seconds=growing_wait(state.consecutive_failures))
         waits.append((until - now).total_seconds())
-    longest = max(window for window, _ in ACCOUNT_CAPS)
-    mine = list(
-        CodeFailure.objects.filter(user_id=state.user_id, at__gt=now - longest)
-        .order_by("-at")
-        .values_list("at", flat=True)
-    )
-    waits += [_cap_wait(mine, now, window, cap) for window, cap in ACCOUNT_CAPS]
+    mine = CodeFailure.objects.filter(
+        user_id=state.user_id, at__gt=now - longest(ACCOUNT_CAPS)
+    ).order_by("-at")
+    waits.append(seconds_until_allowed(mine.values_list("at", flat=True), now, ACCOUNT_CAPS))
     if address:
-        longest = max(window for window, _ in ADDRESS_CAPS)
-        theirs = list(
-            CodeFailure.objects.filter(client_address=address, at__gt=now - longest)
-            .order_by("-at")
-            .values_list("at", flat=True)
-        )
-        waits += [_cap_wait(theirs, now, window, cap) for window, cap in ADDRESS_CAPS]
+        theirs = CodeFailure.objects.filter(
+            client_address=address, at__gt=now - longest(ADDRESS_CAPS)
+        ).order_by("-at")
+        waits.append(seconds_until_allowed(theirs.values_list("at", flat=True), now, ADDRESS_CAPS))
     wait = max(waits)
     if wait > 0:
         return Allowance(False, wait_seconds=math.ceil(wait))
