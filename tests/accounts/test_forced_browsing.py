@@ -25,6 +25,7 @@ from twostep.twofactor.models import PendingEnrolment, TwoFactorDevice
 PUBLIC_NAMES = {
     "accounts:login",
     "accounts:code",
+    "accounts:recovery",  # the code step with a recovery code: part of signing in
     "accounts:logout",
     "accounts:password_reset",
     "accounts:password_reset_done",

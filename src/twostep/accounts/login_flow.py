@@ -14,6 +14,7 @@ from twostep.audit import events
 from twostep.audit.models import EventKind
 from twostep.twofactor.models import TwoFactorDevice
 from twostep.twofactor.outcomes import CodeCheck
+from twostep.twofactor.recovery import check_recovery_code
 from twostep.twofactor.verification import check_login_code
 
 if TYPE_CHECKING:
@@ -55,7 +56,15 @@ def password_step(
 
 def code_step(request: HttpRequest, user: User, raw_code: str, client: Client) -> CodeCheck:
     """Verify the code of a pending login; on success sign in (the session key rotates)."""
-    check = check_login_code(user, raw_code, client)
+    return _finish(request, user, client, check_login_code(user, raw_code, client))
+
+
+def recovery_step(request: HttpRequest, user: User, typed: str, client: Client) -> CodeCheck:
+    """A single-use recovery code instead of the code; on success sign in."""
+    return _finish(request, user, client, check_recovery_code(user, typed, client))
+
+
+def _finish(request: HttpRequest, user: User, client: Client, check: CodeCheck) -> CodeCheck:
     if check.accepted:
         pending.clear(request)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

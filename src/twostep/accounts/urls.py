@@ -6,6 +6,7 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("login/code/", views.code_view, name="code"),
+    path("login/recovery/", views.recovery_view, name="recovery"),
     path("logout/", views.logout_view, name="logout"),
     path("account/password/", passwords.PasswordChangeView.as_view(), name="password_change"),
     path(

@@ -16,10 +16,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from twostep.accounts import pending
 from twostep.accounts.auth import signed_in_user
 from twostep.accounts.forms import LoginForm
-from twostep.accounts.login_flow import PasswordStep, code_step, password_step
+from twostep.accounts.login_flow import PasswordStep, code_step, password_step, recovery_step
 from twostep.accounts.redirects import safe_next
 from twostep.http import Client
-from twostep.twofactor.forms import CodeForm
+from twostep.twofactor.forms import CodeForm, RecoveryCodeForm
 from twostep.twofactor.models import TwoFactorDevice
 from twostep.waits import wait_phrase
 
@@ -81,6 +81,31 @@ def code_view(request: HttpRequest) -> HttpResponse:
 def admin_login_redirect(request: HttpRequest) -> HttpResponse:
     target = safe_next(request, request.GET.get("next") or "/django-admin/")
     return redirect(f"{reverse('accounts:login')}?{urlencode({'next': target})}")
+
+
+@require_http_methods(["GET", "POST"])
+def recovery_view(request: HttpRequest) -> HttpResponse:
+    """ "Use a recovery code instead": the code step with a single-use recovery code."""
+    user = pending.pending_user(request)
+    if user is None:
+        return redirect("accounts:login")
+    form = RecoveryCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        next_url = pending.next_url(request)
+        check = recovery_step(
+            request, user, form.cleaned_data["code"], Client.from_request(request)
+        )
+        if check.accepted:
+            messages.warning(
+                request,
+                _(
+                    "You signed in with a recovery code. If you lost your phone, use Set up a "
+                    "new phone under Manage 2FA, and make new recovery codes."
+                ),
+            )
+            return redirect(safe_next(request, next_url))
+        form.add_error("code", check.message())
+    return render(request, "accounts/recovery.html", {"form": form, "pending_email": user.email})
 
 
 @require_POST

@@ -20,6 +20,8 @@ class EventKind(models.TextChoices):
     TWO_FACTOR_DISABLED = "two_factor_disabled", "2FA disabled"
     TWO_FACTOR_RESET = "two_factor_reset", "2FA reset by the helpdesk"
     REAUTH_PASSWORD_REFUSED = "reauth_password_refused", "Wrong password when changing 2FA"
+    RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used to sign in"
+    RECOVERY_CODES_REPLACED = "recovery_codes_replaced", "New recovery codes made"
     PASSWORD_CHANGED = "password_changed", "Password changed"
     PASSWORD_RESET = "password_reset", "Password reset by email link"
     PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset link requested"

@@ -21,6 +21,8 @@ SUBJECTS = {
     "code_step_locked": "Your account's code step is locked",
     "code_refused": "A wrong code was entered after your password",
     "password_changed": "Your password was changed",
+    "recovery_code_used": "A recovery code was used to sign in",
+    "recovery_codes_replaced": "You have new recovery codes",
 }
 
 

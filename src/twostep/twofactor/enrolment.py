@@ -23,6 +23,7 @@ from twostep.conf import get_settings
 from twostep.twofactor.models import PendingEnrolment, TwoFactorDevice
 from twostep.twofactor.outcomes import CodeCheck, CodeOutcome
 from twostep.twofactor.reauth import ReauthCheck, check_current_password
+from twostep.twofactor.recovery import replace_codes
 from twostep.twofactor.storage import seal, unseal
 from twostep.twofactor.verification import Purpose, check_code
 
@@ -91,13 +92,16 @@ def key_for_display(user: User, pending: PendingEnrolment) -> KeyForDisplay:
     )
 
 
-def confirm_enrolment(request: HttpRequest, user: User, raw_code: str, client: Client) -> CodeCheck:
+def confirm_enrolment(
+    request: HttpRequest, user: User, raw_code: str, client: Client
+) -> tuple[CodeCheck, list[str]]:
     """Turn 2FA on with the pending key when ``raw_code`` is its current code.
 
     The accepted step is stored as used, so the enrolment code cannot log in again.
-    Other sessions of the user are signed out; this one continues, rotated.
+    Other sessions of the user are signed out; this one continues, rotated. Returns the new
+    recovery codes (to be shown once) on success.
     """
-    replaced: list[bool] = []
+    codes: list[str] = []
 
     def attempt(digits: str, now: datetime) -> CodeOutcome:
         pending = PendingEnrolment.objects.select_for_update().filter(user=user).first()
@@ -118,7 +122,7 @@ def confirm_enrolment(request: HttpRequest, user: User, raw_code: str, client: C
                 "last_used_at": now,
             },
         )
-        replaced.append(not created)
+        codes.extend(replace_codes(user))
         pending.delete()
         sign_out_other_sessions(user, client, "2FA enabled", actor=user)
         events.record(
@@ -134,4 +138,4 @@ def confirm_enrolment(request: HttpRequest, user: User, raw_code: str, client: C
     if check.accepted:
         update_session_auth_hash(request, user)
         notify.notify(user, "two_factor_enabled", client)
-    return check
+    return check, codes

@@ -32,6 +32,22 @@ class CodeForm(forms.Form):
     code = CodeField(label=_("6-digit code"), required=False)
 
 
+class RecoveryCodeForm(forms.Form):
+    code = CodeField(
+        label=_("Recovery code"),
+        required=False,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "off",
+                "spellcheck": "false",
+                "maxlength": "40",
+                "autofocus": True,
+            }
+        ),
+    )
+
+
 class PasswordConfirmForm(forms.Form):
     password = forms.CharField(
         label=_("Your password"),

@@ -25,6 +25,24 @@ class TwoFactorDevice(models.Model):
         return f"2FA device of user {self.user_id}"
 
 
+class RecoveryCode(models.Model):
+    """One single-use recovery code, stored only as a salted digest (recovery_codes.digest)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    salt = models.CharField(max_length=32)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "used_at"])]
+
+    def __str__(self) -> str:
+        return f"Recovery code of user {self.user_id}"
+
+
 class PendingEnrolment(models.Model):
     """A key shown to the user but not yet confirmed by a code. Protects nothing."""
 

@@ -21,6 +21,7 @@ class CodeOutcome(enum.Enum):
     WAIT = "wait"
     LOCKED = "locked"
     NO_KEY = "no_key"
+    NOT_A_RECOVERY_CODE = "not_a_recovery_code"
 
     @property
     def counts_as_failure(self) -> bool:
@@ -66,6 +67,9 @@ class CodeCheck:
             )
             % {"contact": contact},
             CodeOutcome.NO_KEY: _("This 2FA setup has expired. Start again with Enable 2FA."),
+            CodeOutcome.NOT_A_RECOVERY_CODE: _(
+                "Enter one of your recovery codes: 16 letters and digits, like abcd-efgh-jkmn-pqrs."
+            ),
             CodeOutcome.ACCEPTED: "",
         }
         return messages[self.outcome]

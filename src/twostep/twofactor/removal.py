@@ -15,7 +15,7 @@ from twostep.accounts.sessions import sign_out_other_sessions
 from twostep.audit import events, notify
 from twostep.audit.models import EventKind
 from twostep.twofactor import limits
-from twostep.twofactor.models import PendingEnrolment, TwoFactorDevice
+from twostep.twofactor.models import PendingEnrolment, RecoveryCode, TwoFactorDevice
 from twostep.twofactor.reauth import ReauthCheck, check_current_password
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ def _destroy_factor(user: User, client: Client, reason: str, actor: User | None)
     """Delete key, pending key and replay state, sign out other sessions; True if 2FA was on."""
     deleted, _ = TwoFactorDevice.objects.filter(user=user).delete()
     PendingEnrolment.objects.filter(user=user).delete()
+    RecoveryCode.objects.filter(user=user).delete()
     sign_out_other_sessions(user, client, reason, actor)
     return deleted > 0
 

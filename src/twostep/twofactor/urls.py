@@ -10,4 +10,6 @@ urlpatterns = [
     path("enable/code/", views.confirm, name="confirm"),
     path("enable/done/", views.enabled, name="enabled"),
     path("disable/", views.disable, name="disable"),
+    path("recovery-codes/", views.new_recovery_codes, name="new_recovery_codes"),
+    path("recovery-codes/new/", views.show_recovery_codes, name="show_recovery_codes"),
 ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from twostep import clock, otp
+from twostep import clock, otp, recovery_codes
 from twostep.audit import events, notify
 from twostep.audit.models import EventKind
 from twostep.twofactor import limits
@@ -37,14 +37,34 @@ _PROBLEMS = {
 class Purpose(enum.Enum):
     LOGIN = "login"
     ENROLMENT = "enrolment"
+    RECOVERY = "recovery"
 
 
-# Given the normalised digits and the time, check them and persist a success.
+# Given the normalised input and the time, check it and persist a success.
 Attempt = Callable[[str, datetime], CodeOutcome]
+# Read the typed text: the normalised input, or the outcome that refuses it.
+Reader = Callable[[str], tuple[str | None, CodeOutcome | None]]
+
+
+def read_totp_code(raw: str) -> tuple[str | None, CodeOutcome | None]:
+    typed = otp.normalise_code(raw)
+    if typed.problem is not None:
+        return None, _PROBLEMS[typed.problem]
+    return typed.digits, None
+
+
+def read_recovery_code(raw: str) -> tuple[str | None, CodeOutcome | None]:
+    canonical = recovery_codes.normalise(raw)
+    return (canonical, None) if canonical else (None, CodeOutcome.NOT_A_RECOVERY_CODE)
 
 
 def check_code(
-    user: User, raw_code: str, client: Client, purpose: Purpose, attempt: Attempt
+    user: User,
+    raw_code: str,
+    client: Client,
+    purpose: Purpose,
+    attempt: Attempt,
+    read: Reader = read_totp_code,
 ) -> CodeCheck:
     """Run ``attempt`` under the guessing limits; count and record whatever is refused."""
     now = clock.utcnow()
@@ -56,12 +76,11 @@ def check_code(
             return CodeCheck(CodeOutcome.LOCKED)
         if not allowance.allowed:
             return CodeCheck(CodeOutcome.WAIT, allowance.wait_seconds)
-        typed = otp.normalise_code(raw_code)
-        if typed.problem is not None:
-            outcome = _PROBLEMS[typed.problem]
+        normalised, refusal = read(raw_code)
+        if refusal is not None or normalised is None:
+            outcome = refusal or CodeOutcome.WRONG_CODE
         else:
-            assert typed.digits is not None
-            outcome = attempt(typed.digits, now)
+            outcome = attempt(normalised, now)
         if outcome is CodeOutcome.ACCEPTED:
             limits.record_success(state)
             if purpose is Purpose.LOGIN:
@@ -80,7 +99,7 @@ def check_code(
                 notices.append("code_step_locked")
             elif (
                 first_of_streak
-                and purpose is Purpose.LOGIN
+                and purpose in {Purpose.LOGIN, Purpose.RECOVERY}
                 and outcome is not CodeOutcome.REPLAYED  # usually the user's own double submit
             ):
                 notices.append("code_refused")

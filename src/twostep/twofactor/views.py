@@ -12,17 +12,24 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from twostep.accounts.auth import signed_in_user
 from twostep.http import Client
-from twostep.twofactor import enrolment
+from twostep.twofactor import enrolment, recovery
 from twostep.twofactor.forms import CodeForm, PasswordConfirmForm
 from twostep.twofactor.models import TwoFactorDevice
 from twostep.twofactor.qr import qr_svg
 from twostep.twofactor.removal import DisableOutcome, disable_with_password
 
+NEW_CODES_KEY = "twostep_new_recovery_codes"
+
 
 @login_required
 def manage(request: HttpRequest) -> HttpResponse:
-    device = TwoFactorDevice.objects.filter(user=signed_in_user(request)).first()
-    return render(request, "twofactor/manage.html", {"device": device})
+    user = signed_in_user(request)
+    device = TwoFactorDevice.objects.filter(user=user).first()
+    return render(
+        request,
+        "twofactor/manage.html",
+        {"device": device, "codes_left": recovery.remaining(user) if device else 0},
+    )
 
 
 @login_required
@@ -76,11 +83,12 @@ def confirm(request: HttpRequest) -> HttpResponse:
         return redirect("twofactor:manage")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        check = enrolment.confirm_enrolment(
+        check, codes = enrolment.confirm_enrolment(
             request, user, form.cleaned_data["code"], Client.from_request(request)
         )
         if check.accepted:
             request.session["twostep_just_enabled"] = True
+            request.session[NEW_CODES_KEY] = codes
             return redirect("twofactor:enabled")
         form.add_error("code", check.message())
     return render(request, "twofactor/confirm.html", {"form": form})
@@ -91,7 +99,41 @@ def enabled(request: HttpRequest) -> HttpResponse:
     """Step 3: confirmation with Close."""
     if not request.session.pop("twostep_just_enabled", False):
         return redirect("twofactor:manage")
-    return render(request, "twofactor/enabled.html")
+    return render(request, "twofactor/enabled.html", {"codes": _pop_new_codes(request)})
+
+
+def _pop_new_codes(request: HttpRequest) -> list[str]:
+    """New recovery codes are shown once: taken out of the session as they are shown."""
+    codes = request.session.pop(NEW_CODES_KEY, [])
+    return [str(c) for c in codes] if isinstance(codes, list) else []
+
+
+@login_required
+@require_POST
+def new_recovery_codes(request: HttpRequest) -> HttpResponse:
+    user = signed_in_user(request)
+    form = PasswordConfirmForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter your current password to make new recovery codes."))
+        return redirect("twofactor:manage")
+    reauth, codes = recovery.regenerate(
+        user, form.cleaned_data["password"], Client.from_request(request)
+    )
+    if not reauth.ok:
+        messages.error(request, reauth.message())
+        return redirect("twofactor:manage")
+    if codes:
+        request.session[NEW_CODES_KEY] = codes
+        return redirect("twofactor:show_recovery_codes")
+    return redirect("twofactor:manage")
+
+
+@login_required
+def show_recovery_codes(request: HttpRequest) -> HttpResponse:
+    codes = _pop_new_codes(request)
+    if not codes:
+        return redirect("twofactor:manage")
+    return render(request, "twofactor/recovery_codes.html", {"codes": codes})
 
 
 @login_required

@@ -5,10 +5,17 @@ document.addEventListener("DOMContentLoaded", function () {
     button.hidden = false;
     button.addEventListener("click", function () {
       var target = document.getElementById(button.getAttribute("data-copy-target"));
-      navigator.clipboard.writeText(target.textContent.replace(/\s+/g, "")).then(function () {
+      var text = button.hasAttribute("data-copy-keep-lines")
+        ? Array.prototype.map.call(target.querySelectorAll("li"), function (li) { return li.textContent.trim(); }).join("\n")
+        : target.textContent.replace(/\s+/g, "");
+      navigator.clipboard.writeText(text).then(function () {
         button.textContent = "Copied";
         setTimeout(function () { button.textContent = "Copy"; }, 2000);
       });
     });
+  });
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
   });
 });
