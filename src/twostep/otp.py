@@ -130,12 +130,14 @@ def verify(
     now: float,
     last_used_step: int | None,
     window: int = WINDOW_STEPS,
+    refused_steps: frozenset[int] = frozenset(),
 ) -> Verification:
     """Check a normalised code against the steps now-window .. now+window.
 
     Every candidate is computed and compared in constant time (no early exit).
     A code matching a step at or before ``last_used_step`` is REPLAYED; the
-    caller must still record the accepted step atomically (see twofactor.devices).
+    caller must still record the accepted step atomically (see twofactor.verification).
+    A step in ``refused_steps`` is treated as used (a future code shown in a clock hint).
     """
     current = time_step(now)
     matched: list[int] = []
@@ -144,7 +146,31 @@ def verify(
             matched.append(step)
     if not matched:
         return Verification(Verdict.WRONG)
-    fresh = [s for s in matched if last_used_step is None or s > last_used_step]
+    fresh = [
+        s
+        for s in matched
+        if (last_used_step is None or s > last_used_step) and s not in refused_steps
+    ]
     if not fresh:
         return Verification(Verdict.REPLAYED, max(matched))
     return Verification(Verdict.ACCEPTED, max(fresh))
+
+
+CLOCK_HINT_FURTHEST = 10
+
+
+def clock_offset(key: bytes, code: str, now: float, window: int = WINDOW_STEPS) -> int | None:
+    """For a refused code: the offset in steps (2..10, or -2..-10) at which it would have
+    been right, nearest first, so the user can be told that the phone's clock is off.
+
+    Only a hint: the code stays refused. Every candidate is computed and compared.
+    """
+    current = time_step(now)
+    found: list[int] = []
+    for offset in range(-CLOCK_HINT_FURTHEST, CLOCK_HINT_FURTHEST + 1):
+        step = current + offset
+        if abs(offset) <= window or step < 0:
+            continue
+        if hmac.compare_digest(code_at_step(key, step).encode(), code.encode()):
+            found.append(offset)
+    return min(found, key=abs) if found else None

@@ -365,6 +365,7 @@ def test_database_restart_gives_clear_503_pages_then_recovers_without_restarting
     before = process_ids(cluster)
 
     during: list[tuple[str, int, bool]] = []
+    stopping = time.monotonic()
     try:
         postgresql("stop")
         stopped = time.monotonic()
@@ -386,6 +387,7 @@ def test_database_restart_gives_clear_503_pages_then_recovers_without_restarting
     while not postgresql_ready() and time.monotonic() < deadline:
         time.sleep(0.2)
     back = time.monotonic()
+    outage = back - stopping
     first_health = browser.get("/healthz").status
     recovered = signed_in(browser, email)
     recovery_seconds = time.monotonic() - back
@@ -397,7 +399,8 @@ def test_database_restart_gives_clear_503_pages_then_recovers_without_restarting
     )
     results["database_restart"] = {
         "probes_while_down": during,
-        "seconds_down_while_probing": round(down_for, 1),
+        "seconds_probing_while_down": round(down_for, 2),
+        "seconds_from_stop_to_ready_again": round(outage, 1),
         "first_healthz_after_restart": first_health,
         "seconds_to_first_signed_in_page": round(recovery_seconds, 2),
         "status_counts_in_instance_logs": dict(statuses_logged),
@@ -409,3 +412,6 @@ def test_database_restart_gives_clear_503_pages_then_recovers_without_restarting
     assert instances_ready == [200, 200, 200]
     assert process_ids(cluster) == before, "an instance or worker was restarted"
     assert 500 not in statuses_logged
+    results["database_restart"]["request_lines_missing_for_503"] = (
+        sum(1 for _, status, _ in during if status == 503) - statuses_logged[503]
+    )  # see test_request_log_during_outage.py

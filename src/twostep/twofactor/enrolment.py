@@ -25,7 +25,7 @@ from twostep.twofactor.outcomes import CodeCheck, CodeOutcome
 from twostep.twofactor.reauth import ReauthCheck, check_current_password
 from twostep.twofactor.recovery import replace_codes
 from twostep.twofactor.storage import seal, unseal
-from twostep.twofactor.verification import Purpose, check_code
+from twostep.twofactor.verification import Purpose, check_code, wrong_code_with_hint
 
 if TYPE_CHECKING:
     from twostep.accounts.models import User
@@ -103,16 +103,18 @@ def confirm_enrolment(
     """
     codes: list[str] = []
 
-    def attempt(digits: str, now: datetime) -> CodeOutcome:
+    def attempt(digits: str, now: datetime) -> CodeOutcome | CodeCheck:
         pending = PendingEnrolment.objects.select_for_update().filter(user=user).first()
         if pending is None:
             return CodeOutcome.NO_KEY
         if pending.created_at + PENDING_LIFETIME <= now:
             pending.delete()  # an expired key is discarded, never confirmed (S38)
             return CodeOutcome.NO_KEY
-        result = otp.verify(unseal(user.pk, pending.encrypted_key), digits, now.timestamp(), None)
+        key = unseal(user.pk, pending.encrypted_key)
+        result = otp.verify(key, digits, now.timestamp(), None)
         if result.verdict is not otp.Verdict.ACCEPTED or result.step is None:
-            return CodeOutcome.WRONG_CODE
+            # The pending key protects nothing yet: a hint in either direction is safe.
+            return wrong_code_with_hint(None, key, digits, now)
         _, created = TwoFactorDevice.objects.update_or_create(
             user=user,
             defaults={
@@ -120,6 +122,7 @@ def confirm_enrolment(
                 "confirmed_at": now,
                 "last_used_step": result.step,
                 "last_used_at": now,
+                "refused_future_step": None,
             },
         )
         codes.extend(replace_codes(user))

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from twostep.conf import get_settings
 from twostep.waits import wait_phrase
@@ -37,6 +38,7 @@ class CodeOutcome(enum.Enum):
 class CodeCheck:
     outcome: CodeOutcome
     wait_seconds: int = 0
+    clock_offset_steps: int | None = None
 
     @property
     def accepted(self) -> bool:
@@ -45,6 +47,8 @@ class CodeCheck:
     def message(self) -> str:
         """A sentence that tells the user what to do next."""
         contact = get_settings().helpdesk_contact
+        if self.outcome is CodeOutcome.WRONG_CODE and self.clock_offset_steps:
+            return clock_hint(self.clock_offset_steps)
         messages = {
             CodeOutcome.WRONG_CODE: _(
                 "That code is not right. Enter the newest code shown by the authenticator "
@@ -73,3 +77,23 @@ class CodeCheck:
             CodeOutcome.ACCEPTED: "",
         }
         return messages[self.outcome]
+
+
+def clock_hint(offset_steps: int) -> str:
+    """Tell the user their phone's clock is off, by about how much, and how to fix it."""
+    minutes = max(1, round(abs(offset_steps) * 30 / 60))
+    amount = ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
+    if offset_steps > 0:
+        where = _("Your phone's clock seems to be about %(amount)s ahead.") % {"amount": amount}
+    else:
+        where = _("Your phone's clock seems to be about %(amount)s behind.") % {"amount": amount}
+    return " ".join(
+        [
+            _("That code is not right now."),
+            where,
+            _(
+                "Turn on automatic date and time in your phone's settings, then enter the "
+                "newest code."
+            ),
+        ]
+    )

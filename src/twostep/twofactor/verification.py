@@ -41,7 +41,8 @@ class Purpose(enum.Enum):
 
 
 # Given the normalised input and the time, check it and persist a success.
-Attempt = Callable[[str, datetime], CodeOutcome]
+# (A CodeCheck when there is more to say, e.g. a clock hint.)
+Attempt = Callable[[str, datetime], CodeOutcome | CodeCheck]
 # Read the typed text: the normalised input, or the outcome that refuses it.
 Reader = Callable[[str], tuple[str | None, CodeOutcome | None]]
 
@@ -78,9 +79,11 @@ def check_code(
             return CodeCheck(CodeOutcome.WAIT, allowance.wait_seconds)
         normalised, refusal = read(raw_code)
         if refusal is not None or normalised is None:
-            outcome = refusal or CodeOutcome.WRONG_CODE
+            result: CodeOutcome | CodeCheck = refusal or CodeOutcome.WRONG_CODE
         else:
-            outcome = attempt(normalised, now)
+            result = attempt(normalised, now)
+        check = result if isinstance(result, CodeCheck) else CodeCheck(result)
+        outcome = check.outcome
         if outcome is CodeOutcome.ACCEPTED:
             limits.record_success(state)
             if purpose is Purpose.LOGIN:
@@ -105,21 +108,27 @@ def check_code(
                 notices.append("code_refused")
     for what in notices:
         notify.notify(user, what, client)
-    return CodeCheck(outcome)
+    return check
 
 
 def check_login_code(user: User, raw_code: str, client: Client) -> CodeCheck:
     """The code step of a login, against the user's confirmed device."""
 
-    def attempt(digits: str, now: datetime) -> CodeOutcome:
+    def attempt(digits: str, now: datetime) -> CodeOutcome | CodeCheck:
         device = TwoFactorDevice.objects.filter(user=user).first()
         if device is None:
             return CodeOutcome.NO_KEY
+        key = unseal(user.pk, device.encrypted_key)
+        refused = (
+            frozenset({device.refused_future_step})
+            if device.refused_future_step is not None
+            else frozenset()
+        )
         result = otp.verify(
-            unseal(user.pk, device.encrypted_key), digits, now.timestamp(), device.last_used_step
+            key, digits, now.timestamp(), device.last_used_step, refused_steps=refused
         )
         if result.verdict is otp.Verdict.WRONG:
-            return CodeOutcome.WRONG_CODE
+            return wrong_code_with_hint(device, key, digits, now)
         if result.verdict is otp.Verdict.REPLAYED:
             return CodeOutcome.REPLAYED
         assert result.step is not None
@@ -130,3 +139,19 @@ def check_login_code(user: User, raw_code: str, client: Client) -> CodeCheck:
         return CodeOutcome.ACCEPTED if won == 1 else CodeOutcome.REPLAYED
 
     return check_code(user, raw_code, client, Purpose.LOGIN, attempt)
+
+
+def wrong_code_with_hint(
+    device: TwoFactorDevice | None, key: bytes, digits: str, now: datetime
+) -> CodeCheck:
+    """A wrong code, with a clock hint when it is right 2..10 steps away.
+
+    A hinted future code is remembered on the device as refused, so a guesser who learns
+    "this code is right in 3 minutes" cannot submit it then (the hint weakens nothing).
+    """
+    offset = otp.clock_offset(key, digits, now.timestamp())
+    if offset is not None and offset > 0 and device is not None:
+        TwoFactorDevice.objects.filter(pk=device.pk).update(
+            refused_future_step=otp.time_step(now.timestamp()) + offset
+        )
+    return CodeCheck(CodeOutcome.WRONG_CODE, clock_offset_steps=offset)
