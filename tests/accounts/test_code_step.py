@@ -199,12 +199,14 @@ def test_s41_another_users_current_code_is_refused(
 def test_s09_only_one_step_either_side_is_accepted(
     pending_client: Client, frozen_clock: FrozenClock, code: str, accepted: bool
 ) -> None:
-    """S09 at the code step: steps -1, 0, +1 accepted; -2 and +2 refused."""
+    """S09 at the code step: steps -1, 0, +1 accepted; -2 and +2 refused (with a clock hint:
+    they are right one minute away)."""
     response = post_code(pending_client, code)
     if accepted:
         assert response.status_code == 302 and response.url == "/"
     else:
-        assert_refused(pending_client, response, WRONG)
+        assert_refused(pending_client, response, "That code is not right now.")
+        assert "clock seems to be about 1 minute" in alert(response)
 
 
 # --- C07: leading zeros and length -----------------------------------------------------
