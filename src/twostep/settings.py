@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "twostep.accounts.middleware.AbsoluteSessionLifetimeMiddleware",
+    "twostep.administration.middleware.OfficePolicyMiddleware",
     "twostep.accounts.middleware.SecurityHeadersMiddleware",
 ]
 

@@ -24,6 +24,10 @@ def new_security_stamp() -> str:
 class Office(models.Model):
     name = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Office 2FA policy (twostep.administration.policy): everyone must have 2FA, with a grace
+    # period counted from when the policy was turned on (or the user joined, if later).
+    require_2fa_since = models.DateTimeField(null=True, blank=True)
+    grace_days = models.PositiveSmallIntegerField(default=14)
 
     class Meta:
         ordering = ["name"]

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -18,6 +19,7 @@ from twostep.accounts.auth import signed_in_user
 from twostep.accounts.forms import LoginForm
 from twostep.accounts.login_flow import PasswordStep, code_step, password_step, recovery_step
 from twostep.accounts.redirects import safe_next
+from twostep.administration.policy import requirement
 from twostep.http import Client
 from twostep.twofactor.forms import CodeForm, RecoveryCodeForm
 from twostep.twofactor.models import TwoFactorDevice
@@ -47,7 +49,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if step is PasswordStep.CODE_NEEDED:
             return redirect("accounts:code")
         if step is PasswordStep.SIGNED_IN:
-            return redirect(safe_next(request, next_url))
+            return _after_sign_in(request, next_url)
         if step is PasswordStep.THROTTLED:
             form.add_error(
                 None,
@@ -59,6 +61,20 @@ def login_view(request: HttpRequest) -> HttpResponse:
     elif request.method == "GET" and pending.pending_user(request) is not None:
         return redirect("accounts:code")
     return render(request, "accounts/login.html", {"form": form, "next": next_url})
+
+
+def _after_sign_in(request: HttpRequest, next_url: str) -> HttpResponse:
+    """Where a signed-in user goes: Enable 2FA first when their office requires it."""
+    need = requirement(signed_in_user(request))
+    if need.required:
+        deadline = need.deadline
+        messages.info(
+            request,
+            _("Your office requires two-factor authentication by %(date)s. Enable 2FA now.")
+            % {"date": formats.date_format(deadline, "j F Y") if deadline else ""},
+        )
+        return redirect("twofactor:manage")
+    return redirect(safe_next(request, next_url))
 
 
 @require_http_methods(["GET", "POST"])
@@ -73,7 +89,7 @@ def code_view(request: HttpRequest) -> HttpResponse:
         next_url = pending.next_url(request)
         check = code_step(request, user, form.cleaned_data["code"], Client.from_request(request))
         if check.accepted:
-            return redirect(safe_next(request, next_url))
+            return _after_sign_in(request, next_url)
         form.add_error("code", check.message())
     return render(request, "accounts/code.html", {"form": form, "pending_email": user.email})
 

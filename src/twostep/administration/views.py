@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
+from twostep import clock
 from twostep.accounts.models import User
+from twostep.administration.forms import PolicyForm
+from twostep.administration.policy import deadline_for, send_reminder, set_policy
+from twostep.http import Client
 from twostep.twofactor.models import TwoFactorDevice
 from twostep.twofactor.status import with_two_factor_status
 
@@ -16,14 +23,20 @@ PAGE_SIZE = 25
 FILTERS = {"all", "on", "off"}
 
 
+def _office_admin(request: HttpRequest) -> User:
+    admin = request.user
+    if not isinstance(admin, User) or not admin.is_office_admin or admin.office is None:
+        raise PermissionDenied
+    return admin
+
+
 @login_required
 def manage_users(request: HttpRequest) -> HttpResponse:
-    admin = request.user
-    if not isinstance(admin, User) or not admin.is_office_admin or admin.office_id is None:
-        raise PermissionDenied
-    office_users = User.objects.filter(office_id=admin.office_id)
+    admin = _office_admin(request)
+    assert admin.office is not None
+    office_users = User.objects.filter(office=admin.office)
     total = office_users.count()
-    with_2fa = TwoFactorDevice.objects.filter(user__office_id=admin.office_id).count()
+    with_2fa = TwoFactorDevice.objects.filter(user__office=admin.office).count()
     status = request.GET.get("twofa", "all")
     status = status if status in FILTERS else "all"
     listed = with_two_factor_status(office_users).order_by("full_name", "email")
@@ -32,6 +45,18 @@ def manage_users(request: HttpRequest) -> HttpResponse:
     elif status == "off":
         listed = listed.filter(two_factor_device__isnull=True)
     page = Paginator(listed, PAGE_SIZE).get_page(request.GET.get("page"))
+    office = admin.office
+    for user in page:
+        has_2fa = getattr(user, "two_factor_since", None) is not None
+        user.policy_deadline = (  # type: ignore[attr-defined]
+            None if has_2fa else deadline_for(office, user.date_joined)
+        )
+    policy_form = PolicyForm(
+        initial={
+            "require_2fa": admin.office.require_2fa_since is not None,
+            "grace_days": admin.office.grace_days,
+        }
+    )
     return render(
         request,
         "administration/manage_users.html",
@@ -41,5 +66,44 @@ def manage_users(request: HttpRequest) -> HttpResponse:
             "status": status,
             "total": total,
             "with_2fa": with_2fa,
+            "policy_form": policy_form,
+            "now": clock.utcnow(),
         },
     )
+
+
+@login_required
+@require_POST
+def change_policy(request: HttpRequest) -> HttpResponse:
+    admin = _office_admin(request)
+    assert admin.office is not None
+    form = PolicyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a grace period of 0 to 90 days."))
+        return redirect("administration:manage_users")
+    required = form.cleaned_data["require_2fa"]
+    set_policy(
+        admin, admin.office, required, form.cleaned_data["grace_days"], Client.from_request(request)
+    )
+    if required:
+        messages.success(
+            request,
+            _("2FA is now required for everyone in %(office)s.") % {"office": admin.office.name},
+        )
+    else:
+        messages.success(
+            request, _("2FA is now optional in %(office)s.") % {"office": admin.office.name}
+        )
+    return redirect("administration:manage_users")
+
+
+@login_required
+@require_POST
+def remind(request: HttpRequest, user_id: int) -> HttpResponse:
+    admin = _office_admin(request)
+    user = get_object_or_404(User, pk=user_id, office_id=admin.office_id)
+    if send_reminder(admin, user, Client.from_request(request)):
+        messages.success(request, _("Reminder sent to %(email)s.") % {"email": user.email})
+    else:
+        messages.info(request, _("%(email)s needs no reminder.") % {"email": user.email})
+    return redirect("administration:manage_users")

@@ -26,6 +26,8 @@ class EventKind(models.TextChoices):
     PASSWORD_RESET = "password_reset", "Password reset by email link"
     PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset link requested"
     SESSIONS_REVOKED = "sessions_revoked", "Other sessions signed out"
+    OFFICE_POLICY_CHANGED = "office_policy_changed", "Office 2FA policy changed"
+    TWO_FACTOR_REMINDER_SENT = "two_factor_reminder_sent", "Reminder to enable 2FA sent"
     KEYS_ROTATED = "keys_rotated", "Stored 2FA keys re-encrypted"
 
 

@@ -23,6 +23,7 @@ SUBJECTS = {
     "password_changed": "Your password was changed",
     "recovery_code_used": "A recovery code was used to sign in",
     "recovery_codes_replaced": "You have new recovery codes",
+    "two_factor_reminder": "Your office asks you to turn on two-factor authentication",
 }
 
 

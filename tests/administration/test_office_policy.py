@@ -1,0 +1,136 @@
+"""Issue 5 section 2: an office admin requires 2FA with a grace period."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from tests.conftest import SEED20, FrozenClock, enable_two_factor, log_in_password
+from twostep import clock
+from twostep.accounts.models import Office, User
+from twostep.audit.models import EventKind, SecurityEvent
+from twostep.http import Client as RequestClient
+from twostep.twofactor.removal import helpdesk_reset
+
+
+@pytest.fixture
+def admin(make_user: Callable[..., User]) -> User:
+    return make_user("ada@example.com", full_name="Ada Admin", role=User.Role.OFFICE_ADMIN)
+
+
+@pytest.fixture
+def admin_client(admin: User) -> Client:
+    c = Client()
+    c.force_login(admin)
+    return c
+
+
+def turn_on(admin_client: Client, days: int = 14) -> None:
+    # The users joined before the policy, on the same (frozen) clock that the policy reads.
+    User.objects.update(date_joined=clock.utcnow() - timedelta(days=30))
+    response = admin_client.post(
+        "/administration/policy/", {"require_2fa": "on", "grace_days": days}
+    )
+    assert response.status_code == 302
+
+
+def test_turning_the_policy_on_and_off_is_audited(
+    admin_client: Client, admin: User, office: Office, frozen_clock: FrozenClock
+) -> None:
+    turn_on(admin_client, 7)
+    office.refresh_from_db()
+    assert office.require_2fa_since == frozen_clock.now and office.grace_days == 7
+    admin_client.post("/administration/policy/", {"grace_days": 7})
+    office.refresh_from_db()
+    assert office.require_2fa_since is None
+    reasons = list(
+        SecurityEvent.objects.filter(kind=EventKind.OFFICE_POLICY_CHANGED)
+        .order_by("at", "id")
+        .values_list("reason", "actor")
+    )
+    assert reasons == [("2FA required, 7 days grace", admin.pk), ("2FA optional", admin.pk)]
+
+
+def test_bad_grace_period_changes_nothing(admin_client: Client, office: Office) -> None:
+    for days in ("-1", "91", "lots", ""):
+        admin_client.post("/administration/policy/", {"require_2fa": "on", "grace_days": days})
+    office.refresh_from_db()
+    assert office.require_2fa_since is None and office.grace_days == 14
+
+
+def test_members_cannot_change_the_policy(alice: User, office: Office) -> None:
+    c = Client()
+    c.force_login(alice)
+    assert (
+        c.post("/administration/policy/", {"require_2fa": "on", "grace_days": 1}).status_code == 403
+    )
+    office.refresh_from_db()
+    assert office.require_2fa_since is None
+
+
+def test_inside_the_grace_period_sign_in_leads_to_enable_2fa(
+    admin_client: Client, alice: User, frozen_clock: FrozenClock
+) -> None:
+    turn_on(admin_client, 14)
+    c = Client()
+    response = log_in_password(c, alice.email, next_url="/account/activity/")
+    assert response.status_code == 302
+    page = c.get(response.url, follow=True)
+    assert page.request["PATH_INFO"] == "/account/2fa/"
+    assert b"requires two-factor authentication by" in page.content
+    assert c.get("/account/activity/").status_code == 200  # still free to go elsewhere
+    listing = admin_client.get("/administration/users/").content.decode()
+    assert "Grace until" in listing
+
+
+def test_after_the_grace_period_only_the_2fa_setup_is_reachable(
+    admin_client: Client, admin: User, alice: User, frozen_clock: FrozenClock
+) -> None:
+    turn_on(admin_client, 2)
+    frozen_clock.advance(timedelta(days=2, seconds=1).total_seconds())
+    c = Client()
+    log_in_password(c, alice.email)
+    for path in ("/", "/account/activity/", "/account/password/"):
+        response = c.get(path)
+        assert response.status_code == 302 and response.url == "/account/2fa/", path
+    assert c.get("/account/2fa/").status_code == 200
+    assert c.post("/account/2fa/enable/").url == "/account/2fa/enable/key/"
+    # The policy binds the admin too: with 2FA on, she sees alice overdue.
+    assert admin_client.get("/administration/users/").url == "/account/2fa/"
+    enable_two_factor(admin, SEED20)
+    assert "Overdue since" in admin_client.get("/administration/users/").content.decode()
+    enable_two_factor(alice, SEED20)
+    assert c.get("/").status_code == 200
+
+
+def test_reminder_email_and_helpdesk_reset_still_works(
+    admin_client: Client, admin: User, alice: User, frozen_clock: FrozenClock
+) -> None:
+    turn_on(admin_client, 14)
+    response = admin_client.post(f"/administration/users/{alice.pk}/remind/")
+    assert response.status_code == 302
+    assert mail.outbox[-1].to == [alice.email]
+    assert "requires two-factor authentication" in mail.outbox[-1].body
+    assert SecurityEvent.objects.filter(kind=EventKind.TWO_FACTOR_REMINDER_SENT).count() == 1
+    # A user who has 2FA needs no reminder; the reset puts them back to enrolling.
+    enable_two_factor(alice, SEED20)
+    sent = len(mail.outbox)
+    admin_client.post(f"/administration/users/{alice.pk}/remind/")
+    assert len(mail.outbox) == sent
+    frozen_clock.advance(timedelta(days=15).total_seconds())
+    helpdesk_reset(None, alice, "TICKET-5 lost phone", RequestClient("", "cli"))
+    c = Client()
+    log_in_password(c, alice.email)
+    assert c.get("/").url == "/account/2fa/"
+
+
+def test_admin_of_another_office_cannot_remind(
+    admin_client: Client, make_user: Callable[..., User]
+) -> None:
+    elsewhere = Office.objects.create(name="Elsewhere")
+    other = make_user("zoe@elsewhere.example", office=elsewhere)
+    assert admin_client.post(f"/administration/users/{other.pk}/remind/").status_code == 404
