@@ -76,3 +76,24 @@ def test_every_request_and_security_event_is_logged(
     assert ("twostep.security", "login_failed", None) in kinds
     assert ("twostep.request", None, 200) in kinds
     assert all("wrong password 1" not in JsonFormatter().format(r) for r in caplog.records)
+
+
+@pytest.mark.django_db
+def test_a_503_during_a_database_outage_still_gets_its_request_log_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by the cluster test: the request logger must not query the database again."""
+    from twostep.accounts.models import User
+
+    client = Client(raise_request_exception=False)
+    client.force_login(User.objects.create_user("ops@example.com", "x" * 20, full_name="Ops"))
+
+    def database_down(request: object) -> User:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("django.contrib.auth.get_user", database_down)
+    with caplog.at_level(logging.INFO, logger="twostep.request"):
+        response = client.get("/")
+    assert response.status_code == 503
+    lines = [r for r in caplog.records if r.name == "twostep.request"]
+    assert [getattr(r, "status", None) for r in lines] == [503]

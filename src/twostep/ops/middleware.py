@@ -41,7 +41,9 @@ class RequestLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         response = self.get_response(request)
-        user = getattr(request, "user", None)
+        # Only a user that the request already loaded: reading request.user here would query
+        # the database again, which fails (and loses this line) when the database is down.
+        user = getattr(request, "_cached_user", None)
         logger.info(
             "request",
             extra={
