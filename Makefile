@@ -26,7 +26,7 @@ serve: $(STAMP)
 # Debian packages for the end-to-end tests: a real browser, TOTP generator and QR decoder.
 system-deps:
 	@missing=""; \
-	for pair in chromium:chromium oathtool:oathtool zbarimg:zbar-tools; do \
+	for pair in chromium:chromium oathtool:oathtool zbarimg:zbar-tools nginx:nginx; do \
 		cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
@@ -64,13 +64,27 @@ migrations-check: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -m "not e2e"
 
-e2e: $(STAMP) system-deps services
+e2e: $(STAMP) system-deps services node-deps
 	$(BIN)/pytest -m e2e
 
 # Everything on SQLite (end-to-end included), then every database test again on PostgreSQL.
-test: $(STAMP) system-deps services lint typecheck migrations-check
+test: $(STAMP) system-deps services node-deps lint typecheck migrations-check
 	$(BIN)/pytest $(PYTEST_ARGS)
 	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -m "not e2e" -p no:cacheprovider -q
 
 clean:
 	rm -rf $(VENV) var
+
+# Several instances: nginx on 127.0.0.1:$(CLUSTER_PORT) in front of 3 gunicorn instances
+# (127.0.0.1:8101-8103, 2 workers each) on one PostgreSQL database and one Redis; runs in the
+# background. Stop: deploy/cluster.sh stop; state: deploy/cluster.sh status (docs/deployment.md).
+CLUSTER_PORT ?= 8080
+.PHONY: cluster
+cluster: $(STAMP) system-deps services
+	CLUSTER_PORT=$(CLUSTER_PORT) deploy/cluster.sh start
+
+# axe-core for the accessibility tests (tests/e2e/package.json, pinned by package-lock.json),
+# installed from the npm registry when tests/e2e/node_modules is missing.
+.PHONY: node-deps
+node-deps:
+	@test -f tests/e2e/node_modules/axe-core/axe.min.js || npm ci --prefix tests/e2e
