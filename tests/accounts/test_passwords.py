@@ -95,3 +95,17 @@ def test_password_rules_min_12_and_common_passwords(client: Client, alice: User)
         )
         assert response.status_code == 200, weak
     assert User.objects.get(pk=alice.pk).check_password(PASSWORD)
+
+
+def test_s44_absolute_session_lifetime_of_12_hours(
+    alice_with_totp: User, frozen_clock: FrozenClock
+) -> None:
+    c = Client()
+    log_in_password(c, alice_with_totp.email)
+    c.post("/login/code/", {"code": frozen_clock.code(SEED20)})
+    frozen_clock.advance(12 * 3600)
+    assert c.get("/").status_code == 200  # active, and exactly at the limit
+    frozen_clock.advance(1)
+    response = c.get("/account/2fa/")
+    assert response.status_code == 302 and response.url.startswith("/login/")
+    assert "_auth_user_id" not in c.session

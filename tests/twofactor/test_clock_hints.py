@@ -65,3 +65,18 @@ def test_hint_at_enrolment(client: Client, alice: User, frozen_clock: FrozenCloc
     assert PendingEnrolment.objects.filter(user=alice).exists()
     assert not hasattr(User.objects.get(pk=alice.pk), "two_factor_device")
     assert CodeFailure.objects.filter(user=alice).count() == 1
+
+
+def test_every_hinted_future_code_stays_refused(
+    pending_client: Client, alice_with_totp: User, frozen_clock: FrozenClock
+) -> None:
+    """Two hints in a row: neither hinted code can be used when its step comes."""
+    first, second = frozen_clock.code(SEED20, 4), frozen_clock.code(SEED20, 6)
+    pending_client.post("/login/code/", {"code": first})
+    frozen_clock.advance(5)
+    pending_client.post("/login/code/", {"code": second})
+    for code, steps in ((first, 4), (second, 6)):
+        frozen_clock.set(T + steps * 30)
+        assert frozen_clock.code(SEED20) == code
+        response = pending_client.post("/login/code/", {"code": code})
+        assert response.status_code == 200 and b"already been used" in response.content, steps

@@ -122,7 +122,7 @@ def confirm_enrolment(
                 "confirmed_at": now,
                 "last_used_step": result.step,
                 "last_used_at": now,
-                "refused_future_step": None,
+                "refused_future_steps": [],
             },
         )
         codes.extend(replace_codes(user))

@@ -20,9 +20,9 @@ class TwoFactorDevice(models.Model):
     # The newest time step accepted; any step at or before it is refused (replay).
     last_used_step = models.BigIntegerField()
     last_used_at = models.DateTimeField()
-    # A future step whose code was refused with a clock hint: never accepted later, so the
-    # hint gives a guesser nothing to replay (see otp.clock_offset).
-    refused_future_step = models.BigIntegerField(null=True, blank=True)
+    # Future steps whose codes were refused with a clock hint: never accepted later, so a
+    # hint gives a guesser nothing to replay (see otp.clock_offset). Pruned as time passes.
+    refused_future_steps = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"2FA device of user {self.user_id}"

@@ -119,11 +119,7 @@ def check_login_code(user: User, raw_code: str, client: Client) -> CodeCheck:
         if device is None:
             return CodeOutcome.NO_KEY
         key = unseal(user.pk, device.encrypted_key)
-        refused = (
-            frozenset({device.refused_future_step})
-            if device.refused_future_step is not None
-            else frozenset()
-        )
+        refused = frozenset(int(step) for step in device.refused_future_steps)
         result = otp.verify(
             key, digits, now.timestamp(), device.last_used_step, refused_steps=refused
         )
@@ -151,7 +147,10 @@ def wrong_code_with_hint(
     """
     offset = otp.clock_offset(key, digits, now.timestamp())
     if offset is not None and offset > 0 and device is not None:
+        current = otp.time_step(now.timestamp())
+        kept = {int(s) for s in device.refused_future_steps if int(s) >= current - otp.WINDOW_STEPS}
+        # Called under the user's guessing row lock: this read-modify-write cannot race.
         TwoFactorDevice.objects.filter(pk=device.pk).update(
-            refused_future_step=otp.time_step(now.timestamp()) + offset
+            refused_future_steps=sorted(kept | {current + offset})
         )
     return CodeCheck(CodeOutcome.WRONG_CODE, clock_offset_steps=offset)
