@@ -9,24 +9,34 @@ PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/twostep
 
 .PHONY: serve test lint typecheck migrations-check unit e2e system-deps services install clean
 
-$(STAMP): pyproject.toml
+# The install also compiles the translations (locale/*.po -> .mo, not committed) with GNU
+# gettext's msgfmt, installed first when missing.
+PO_FILES := $(wildcard src/twostep/locale/*/LC_MESSAGES/django.po)
+
+$(STAMP): pyproject.toml $(PO_FILES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@command -v msgfmt >/dev/null 2>&1 || $(MAKE) --no-print-directory system-deps SYSTEM_TOOLS=msgfmt:gettext
+	cd src/twostep/locale && $(CURDIR)/$(BIN)/python -m twostep compilemessages  # only LOCALE_PATHS
 	touch $(STAMP)
 
 install: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/python -m twostep migrate --noinput
-	$(BIN)/python -m twostep ensure_demo
+	$(BIN)/python -m twostep ensure_demo --url http://127.0.0.1:$(PORT)
+	mkdir -p var
 	$(BIN)/gunicorn twostep.wsgi:application --bind 127.0.0.1:$(PORT) --workers 2 \
-		--access-logfile - --forwarded-allow-ips '' 
+		--control-socket $(CURDIR)/var/gunicorn-$(PORT).ctl \
+		--forwarded-allow-ips ''
 
-# Debian packages for the end-to-end tests: a real browser, TOTP generator and QR decoder.
+# Debian packages for the end-to-end tests: a real browser, TOTP generator and QR decoder;
+# and msgfmt (gettext), which compiles the translations. command:package pairs.
+SYSTEM_TOOLS ?= chromium:chromium oathtool:oathtool zbarimg:zbar-tools nginx:nginx msgfmt:gettext
 system-deps:
 	@missing=""; \
-	for pair in chromium:chromium oathtool:oathtool zbarimg:zbar-tools nginx:nginx; do \
+	for pair in $(SYSTEM_TOOLS); do \
 		cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \

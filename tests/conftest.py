@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -120,3 +121,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.skipped and item.get_closest_marker("e2e") is not None:
         report.outcome = "failed"
         report.longrepr = f"end-to-end test skipped, which counts as a failure: {report.longrepr}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """The .mo catalogues are built, not committed (``make install`` compiles them): compile
+    them once here when missing or older than their .po, so every test runs with them."""
+    import contextlib
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.utils.translation import trans_real
+
+    stale = False
+    for locale_dir in settings.LOCALE_PATHS:
+        for po in sorted(Path(locale_dir).glob("*/LC_MESSAGES/*.po")):
+            mo = po.with_suffix(".mo")
+            stale = stale or not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime
+        if stale:
+            with contextlib.chdir(locale_dir):  # compile LOCALE_PATHS only, not the venv's
+                call_command("compilemessages", verbosity=0)
+    if stale:
+        trans_real._translations = {}  # drop catalogues loaded before the compilation
+        trans_real._default = None

@@ -43,8 +43,10 @@ def test_create_office(db: None) -> None:
     assert Office.objects.filter(name="Schmidt & Söhne").count() == 1
     with pytest.raises(CommandError, match="exists already"):
         run("create_office", "Schmidt & Söhne")
-    with pytest.raises(CommandError, match="must not be empty"):
+    with pytest.raises(CommandError, match="1 to 200 characters"):
         run("create_office", "   ")
+    with pytest.raises(CommandError, match="1 to 200 characters"):
+        run("create_office", "x" * 201)
     assert Office.objects.count() == 1
 
 

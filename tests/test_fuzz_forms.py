@@ -101,7 +101,7 @@ def test_helpdesk_forms(
         agent.user_permissions.add(Permission.objects.get(codename="helpdesk_agent"))
     client.force_login(agent)
     before = state_of(alice_with_totp)
-    assert client.get("/helpdesk/", {"email": email}).status_code in {200, 302}
+    assert client.post("/helpdesk/", {"email": email}).status_code in {200, 302}
     # Without the identity checks ticked, no reason is enough.
     response = client.post(f"/helpdesk/users/{alice_with_totp.pk}/", {"reason": reason})
     assert response.status_code == 400

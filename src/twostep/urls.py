@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from twostep.accounts import views as account_views
 
@@ -14,5 +16,9 @@ urlpatterns = [
     path("helpdesk/", include("twostep.helpdesk.urls")),
     # The Django admin signs in through the portal's own login, so 2FA applies there too.
     path("django-admin/login/", account_views.admin_login_redirect),
+    path(
+        "django-admin/password_change/",
+        login_required(RedirectView.as_view(pattern_name="accounts:password_change")),
+    ),
     path("django-admin/", admin.site.urls),
 ]

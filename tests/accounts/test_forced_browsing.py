@@ -27,6 +27,7 @@ PUBLIC_NAMES = {
     "accounts:code",
     "accounts:recovery",  # the code step with a recovery code: part of signing in
     "accounts:logout",
+    "accounts:set_language",  # the footer's language switcher, for visitors too
     "accounts:password_reset",
     "accounts:password_reset_done",
     "accounts:password_reset_confirm",

@@ -9,6 +9,7 @@ from django.test import Client
 from tests.conftest import PASSWORD, FrozenClock
 from twostep.accounts import throttle
 from twostep.accounts.models import PasswordFailure, User
+from twostep.audit.models import EventKind, SecurityEvent
 
 TOO_MANY = "Too many sign-in attempts"
 
@@ -18,16 +19,34 @@ def attempt(email: str, password: str, address: str = "192.0.2.1") -> str:
     return response.content.decode() if response.status_code == 200 else response["Location"]
 
 
-def test_ten_wrong_passwords_for_one_name_then_wait(alice: User, frozen_clock: FrozenClock) -> None:
-    cap = throttle.NAME_CAPS[0][1]
+def test_ten_wrong_passwords_from_one_address_then_wait(
+    alice: User, frozen_clock: FrozenClock
+) -> None:
+    cap = throttle.NAME_AND_ADDRESS_CAPS[0][1]
     for i in range(cap):
-        assert "not right" in attempt(alice.email, f"wrong {i}", f"198.51.100.{i}")
-    # Over the cap even the right password is not evaluated, from any address.
-    page = attempt(alice.email.upper(), PASSWORD, "203.0.113.9")
+        assert "not right" in attempt(alice.email, f"wrong {i}", "198.51.100.7")
+    # Over the cap even the right password is not evaluated from that address...
+    page = attempt(alice.email.upper(), PASSWORD, "198.51.100.7")
     assert TOO_MANY in page and "Wait 15 minutes" in page
     assert PasswordFailure.objects.count() == cap  # the refused attempt was not counted
+    # ...while another address still signs in.
+    assert attempt(alice.email, PASSWORD, "203.0.113.9") == "/"
     frozen_clock.advance(15 * 60 + 1)
-    assert attempt(alice.email, PASSWORD) == "/"
+    assert attempt(alice.email, PASSWORD, "198.51.100.7") == "/"
+
+
+def test_many_addresses_against_one_name_cannot_lock_out_its_usual_address(
+    alice: User, frozen_clock: FrozenClock
+) -> None:
+    """Helper-5's finding: a stranger must not lock the real user out of their connection."""
+    assert attempt(alice.email, PASSWORD, "192.0.2.10") == "/"  # alice's usual address
+    cap = throttle.NAME_CAPS[0][1]
+    for i in range(cap):
+        attempt(alice.email, f"wrong {i}", f"198.51.{i // 200}.{i % 200 + 1}")
+    assert TOO_MANY in attempt(alice.email, PASSWORD, "203.0.113.50")  # a new address waits
+    assert attempt(alice.email, PASSWORD, "192.0.2.10") == "/"  # her usual one does not
+    # The failed attempts are on her record, for her and for the helpdesk.
+    assert SecurityEvent.objects.filter(subject=alice, kind=EventKind.LOGIN_FAILED).count() == cap
 
 
 def test_unknown_and_known_names_are_limited_alike(alice: User, frozen_clock: FrozenClock) -> None:

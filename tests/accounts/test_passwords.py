@@ -10,6 +10,7 @@ from django.test import Client
 from tests.conftest import PASSWORD, SEED20, FrozenClock, log_in_password
 from twostep.accounts.models import User
 from twostep.audit.models import EventKind, SecurityEvent
+from twostep.twofactor.models import CodeFailure
 
 NEW = "a brand new passphrase 2026"
 
@@ -76,6 +77,13 @@ def test_change_needs_the_current_password_and_keeps_only_this_session(
     )
     assert wrong.status_code == 200
     assert User.objects.get(pk=alice_with_totp.pk).check_password(PASSWORD)
+    # A wrong current password counts under the guessing limits, like Disable 2FA.
+    assert CodeFailure.objects.filter(user=alice_with_totp).count() == 1
+    too_soon = this.post(
+        "/account/password/", {"old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW}
+    )
+    assert too_soon.status_code == 200 and b"Not yet: wait 1 second" in too_soon.content
+    frozen_clock.advance(2)
     key_before = this.session.session_key
     done = this.post(
         "/account/password/", {"old_password": PASSWORD, "new_password1": NEW, "new_password2": NEW}

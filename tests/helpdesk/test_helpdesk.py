@@ -69,12 +69,12 @@ def test_c19_agent_finds_user_by_email_in_any_case(
     agent_client: Client, alice_known: User, typed: str
 ) -> None:
     """C19: the search ignores case (one account per address) and surrounding spaces."""
-    response = agent_client.get("/helpdesk/", {"email": typed})
+    response = agent_client.post("/helpdesk/", {"email": typed})
     assert response.status_code == 302 and response.url == user_url(alice_known)
 
 
 def test_c19_unknown_email_says_so(agent_client: Client, alice_known: User) -> None:
-    response = agent_client.get("/helpdesk/", {"email": "nobody@example.com"})
+    response = agent_client.post("/helpdesk/", {"email": "nobody@example.com"})
     assert response.status_code == 200
     assert b"No user has that email address." in response.content
 
@@ -178,7 +178,7 @@ def test_c19_non_agents_get_403(
     visitor = Client()
     sign_in(visitor, email)
     assert visitor.get("/helpdesk/").status_code == 403
-    assert visitor.get("/helpdesk/", {"email": alice_known.email}).status_code == 403
+    assert visitor.post("/helpdesk/", {"email": alice_known.email}).status_code == 403
     assert visitor.get(user_url(alice_known)).status_code == 403
     assert visitor.post(user_url(alice_known), reset_form()).status_code == 403
     assert TwoFactorDevice.objects.filter(user=alice_known).exists()

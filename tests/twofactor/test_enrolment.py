@@ -698,9 +698,10 @@ def test_s48_enabling_signs_out_other_sessions_and_keeps_this_one(
 def test_get_requests_never_enable(
     alice_client: Client, alice: User, frozen_clock: FrozenClock
 ) -> None:
-    """Only POSTs change state: GET on start is refused, GET of the code page with a
-    valid code in the query string does not turn 2FA on."""
-    assert alice_client.get(START).status_code == 405
+    """Only POSTs change state: GET on start leads back to Manage 2FA, GET of the code page
+    with a valid code in the query string does not turn 2FA on."""
+    response = alice_client.get(START)
+    assert response.status_code == 302 and response.url == MANAGE
     assert not PendingEnrolment.objects.filter(user=alice).exists()
     start(alice_client)
     key = shown_key(alice_client)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from twostep.conf import get_settings
@@ -16,4 +17,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_is_helpdesk_agent": signed_in and getattr(user, "is_helpdesk_agent", False),
         "helpdesk_contact": get_settings().helpdesk_contact,
         "issuer": get_settings().issuer,
+        # The footer's switcher: each language named in itself, whatever the active one.
+        "language_choices": settings.LANGUAGES,
     }

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from twostep import clock
 from twostep.accounts import pending, throttle
+from twostep.accounts.models import User, normalise_email
 from twostep.audit import events
 from twostep.audit.models import EventKind
 from twostep.twofactor.models import TwoFactorDevice
@@ -18,7 +19,6 @@ from twostep.twofactor.recovery import check_recovery_code
 from twostep.twofactor.verification import check_login_code
 
 if TYPE_CHECKING:
-    from twostep.accounts.models import User
     from twostep.http import Client
 
 
@@ -43,7 +43,9 @@ def password_step(
     user = authenticate(request, username=email, password=password)
     if user is None:
         throttle.record_failure(email, client.address, now)
-        events.record(EventKind.LOGIN_FAILED, subject=None, client=client, subject_label=email)
+        # Linked to the account when there is one, so that the user and the helpdesk see it.
+        known = User.objects.filter(email=normalise_email(email)).first()
+        events.record(EventKind.LOGIN_FAILED, subject=known, client=client, subject_label=email)
         return PasswordStep.REFUSED, 0
     if TwoFactorDevice.objects.filter(user=user).exists():
         pending.start(request, user, next_url)

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from twostep import clock
@@ -68,4 +69,22 @@ class AbsoluteSessionLifetimeMiddleware:
                 logout(request)
                 messages.info(request, _("Your session has ended. Please sign in again."))
                 return redirect_to_login(request.get_full_path())
+        return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """A signed-in user's saved language (User.language) wins over the browser's choice.
+
+    Runs after AuthenticationMiddleware; LocaleMiddleware has already activated the language
+    from the cookie or Accept-Language, which stays in force while ``language`` is blank.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = getattr(request.user, "language", "") if request.user.is_authenticated else ""
+        if language and language in dict(settings.LANGUAGES):
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
         return self.get_response(request)

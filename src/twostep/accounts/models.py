@@ -5,11 +5,13 @@ from __future__ import annotations
 import secrets
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
 
 
 def normalise_email(email: str) -> str:
@@ -55,8 +57,8 @@ class UserManager(BaseUserManager["User"]):
 
 class User(AbstractBaseUser, PermissionsMixin):
     class Role(models.TextChoices):
-        MEMBER = "member", "Member"
-        OFFICE_ADMIN = "office_admin", "Office admin"
+        MEMBER = "member", _("Member")
+        OFFICE_ADMIN = "office_admin", _("Office admin")
 
     email = models.EmailField(max_length=254, unique=True)
     full_name = models.CharField(max_length=200)
@@ -67,6 +69,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # The language chosen with the footer's switcher; blank = the browser's choice.
+    language = models.CharField(max_length=10, blank=True, choices=settings.LANGUAGES)
     # Part of the session hash: changing it signs out every other session.
     security_stamp = models.CharField(max_length=32, default=new_security_stamp, editable=False)
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("login/code/", views.code_view, name="code"),
     path("login/recovery/", views.recovery_view, name="recovery"),
     path("logout/", views.logout_view, name="logout"),
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("account/password/", passwords.PasswordChangeView.as_view(), name="password_change"),
     path(
         "account/password/done/",

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.http import require_http_methods, require_POST
 
 from twostep.accounts import pending
@@ -95,6 +98,8 @@ def code_view(request: HttpRequest) -> HttpResponse:
 
 
 def admin_login_redirect(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        raise PermissionDenied  # signed in, but not an operator: no redirect loop
     target = safe_next(request, request.GET.get("next") or "/django-admin/")
     return redirect(f"{reverse('accounts:login')}?{urlencode({'next': target})}")
 
@@ -129,3 +134,20 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)  # flushes the session, a pending login included
     messages.success(request, _("You are signed out."))
     return redirect("accounts:login")
+
+
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The footer's language switcher: Django's set_language (a cookie; a GET only redirects),
+    and for a signed-in user also their saved choice, so that their later sessions start in it."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language", "")
+    if (
+        request.method == "POST"
+        and request.user.is_authenticated
+        and language in dict(settings.LANGUAGES)
+    ):
+        user = signed_in_user(request)
+        if user.language != language:
+            user.language = language
+            user.save(update_fields=["language"])
+    return response

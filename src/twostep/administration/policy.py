@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.utils import formats, translation
 
 from twostep import clock
 from twostep.audit import events, notify
@@ -80,9 +81,12 @@ def send_reminder(admin: User, user: User, client: Client) -> bool:
     if not need.required or user.office_id != admin.office_id:
         return False
     events.record(EventKind.TWO_FACTOR_REMINDER_SENT, subject=user, actor=admin, client=client)
-    notify.notify(user, "two_factor_reminder", client, reason=_deadline_text(need.deadline))
+    with translation.override(notify.email_language(user)):
+        deadline = _deadline_text(need.deadline)
+    notify.notify(user, "two_factor_reminder", client, reason=deadline)
     return True
 
 
 def _deadline_text(deadline: datetime | None) -> str:
-    return f"{deadline:%d %B %Y}" if deadline else ""
+    """The date in the active language ("05 March 2005", "05 maart 2005")."""
+    return formats.date_format(deadline, "d F Y") if deadline else ""

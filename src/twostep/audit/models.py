@@ -7,28 +7,29 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class EventKind(models.TextChoices):
-    LOGIN_SUCCEEDED = "login_succeeded", "Signed in"
-    LOGIN_FAILED = "login_failed", "Wrong email or password"
-    PASSWORD_ACCEPTED = "password_accepted", "Password accepted, code requested"
-    CODE_ACCEPTED = "code_accepted", "Code accepted"
-    CODE_REFUSED = "code_refused", "Code refused"
-    CODE_STEP_LOCKED = "code_step_locked", "Code step locked after too many wrong codes"
-    TWO_FACTOR_ENABLED = "two_factor_enabled", "2FA enabled"
-    TWO_FACTOR_DISABLED = "two_factor_disabled", "2FA disabled"
-    TWO_FACTOR_RESET = "two_factor_reset", "2FA reset by the helpdesk"
-    REAUTH_PASSWORD_REFUSED = "reauth_password_refused", "Wrong password when changing 2FA"
-    RECOVERY_CODE_USED = "recovery_code_used", "Recovery code used to sign in"
-    RECOVERY_CODES_REPLACED = "recovery_codes_replaced", "New recovery codes made"
-    PASSWORD_CHANGED = "password_changed", "Password changed"
-    PASSWORD_RESET = "password_reset", "Password reset by email link"
-    PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset link requested"
-    SESSIONS_REVOKED = "sessions_revoked", "Other sessions signed out"
-    OFFICE_POLICY_CHANGED = "office_policy_changed", "Office 2FA policy changed"
-    TWO_FACTOR_REMINDER_SENT = "two_factor_reminder_sent", "Reminder to enable 2FA sent"
-    KEYS_ROTATED = "keys_rotated", "Stored 2FA keys re-encrypted"
+    LOGIN_SUCCEEDED = "login_succeeded", _("Signed in")
+    LOGIN_FAILED = "login_failed", _("Wrong email or password")
+    PASSWORD_ACCEPTED = "password_accepted", _("Password accepted, code requested")
+    CODE_ACCEPTED = "code_accepted", _("Code accepted")
+    CODE_REFUSED = "code_refused", _("Code refused")
+    CODE_STEP_LOCKED = "code_step_locked", _("Code step locked after too many wrong codes")
+    TWO_FACTOR_ENABLED = "two_factor_enabled", _("2FA enabled")
+    TWO_FACTOR_DISABLED = "two_factor_disabled", _("2FA disabled")
+    TWO_FACTOR_RESET = "two_factor_reset", _("2FA reset by the helpdesk")
+    REAUTH_PASSWORD_REFUSED = "reauth_password_refused", _("Wrong password when changing 2FA")
+    RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used to sign in")
+    RECOVERY_CODES_REPLACED = "recovery_codes_replaced", _("New recovery codes made")
+    PASSWORD_CHANGED = "password_changed", _("Password changed")
+    PASSWORD_RESET = "password_reset", _("Password reset by email link")
+    PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Password reset link requested")
+    SESSIONS_REVOKED = "sessions_revoked", _("Other sessions signed out")
+    OFFICE_POLICY_CHANGED = "office_policy_changed", _("Office 2FA policy changed")
+    TWO_FACTOR_REMINDER_SENT = "two_factor_reminder_sent", _("Reminder to enable 2FA sent")
+    KEYS_ROTATED = "keys_rotated", _("Stored 2FA keys re-encrypted")
 
 
 class SecurityEventQuerySet(models.QuerySet["SecurityEvent"]):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from twostep import clock
 from twostep.conf import get_settings
@@ -15,20 +18,26 @@ if TYPE_CHECKING:
     from twostep.http import Client
 
 SUBJECTS = {
-    "two_factor_enabled": "Two-factor authentication was turned on",
-    "two_factor_disabled": "Two-factor authentication was turned off",
-    "two_factor_reset": "Support removed two-factor authentication from your account",
-    "code_step_locked": "Your account's code step is locked",
-    "code_refused": "A wrong code was entered after your password",
-    "password_changed": "Your password was changed",
-    "recovery_code_used": "A recovery code was used to sign in",
-    "recovery_codes_replaced": "You have new recovery codes",
-    "two_factor_reminder": "Your office asks you to turn on two-factor authentication",
+    "two_factor_enabled": _("Two-factor authentication was turned on"),
+    "two_factor_disabled": _("Two-factor authentication was turned off"),
+    "two_factor_reset": _("Support removed two-factor authentication from your account"),
+    "code_step_locked": _("Your account's code step is locked"),
+    "code_refused": _("A wrong code was entered after your password"),
+    "password_changed": _("Your password was changed"),
+    "recovery_code_used": _("A recovery code was used to sign in"),
+    "recovery_codes_replaced": _("You have new recovery codes"),
+    "two_factor_reminder": _("Your office asks you to turn on two-factor authentication"),
 }
 
 
+def email_language(user: User) -> str:
+    """The user's saved language, else the current request's, else the site's default."""
+    return user.language or translation.get_language() or settings.LANGUAGE_CODE
+
+
 def notify(user: User, what: str, client: Client, reason: str = "") -> None:
-    """Send one email about ``what`` (a key of SUBJECTS) to the user's address."""
+    """Send one email about ``what`` (a key of SUBJECTS) to the user's address, in their
+    language (``email_language``)."""
     context = {
         "user": user,
         "when": clock.utcnow(),
@@ -37,5 +46,7 @@ def notify(user: User, what: str, client: Client, reason: str = "") -> None:
         "helpdesk_contact": get_settings().helpdesk_contact,
         "issuer": get_settings().issuer,
     }
-    body = render_to_string(f"audit/email/{what}.txt", context)
-    send_mail(f"[{get_settings().issuer}] {SUBJECTS[what]}", body, None, [user.email])
+    with translation.override(email_language(user)):
+        body = render_to_string(f"audit/email/{what}.txt", context)
+        subject = f"[{get_settings().issuer}] {SUBJECTS[what]}"
+    send_mail(subject, body, None, [user.email])

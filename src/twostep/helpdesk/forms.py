@@ -27,7 +27,7 @@ class HelpdeskResetForm(forms.Form):
     reason = forms.CharField(
         label=_("Ticket reference and reason"),
         max_length=500,
-        widget=forms.TextInput(attrs={"placeholder": "TICKET-123: lost phone"}),
+        widget=forms.TextInput(attrs={"placeholder": _("TICKET-123: lost phone")}),
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:

@@ -36,8 +36,10 @@ def agent_required(view: View) -> View:
 
 
 @agent_required
+@require_http_methods(["GET", "POST"])
 def find_user(request: HttpRequest) -> HttpResponse:
-    form = FindUserForm(request.GET or None)
+    """A POST, so that looked-up addresses stay out of URLs and access logs."""
+    form = FindUserForm(request.POST or None)
     not_found = False
     if form.is_valid():
         user = User.objects.filter(email=normalise_email(form.cleaned_data["email"])).first()
@@ -51,8 +53,10 @@ def find_user(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     subject = get_object_or_404(User.objects.select_related("office"), pk=user_id)
-    if subject.pk == request.user.pk:
-        raise PermissionDenied  # nobody resets their own 2FA through the helpdesk
+    if subject.pk == request.user.pk or subject.is_staff or subject.is_superuser:
+        # Nobody resets their own 2FA here, and operator and agent accounts are reset by an
+        # operator on the command line (reset_2fa), never by another agent.
+        raise PermissionDenied
     form = HelpdeskResetForm(request.POST or None)
     status = 200
     if request.method == "POST":

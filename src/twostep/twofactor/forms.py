@@ -9,10 +9,17 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 
+class EmptyTextInput(forms.TextInput):
+    """A text box that never shows the value sent: a refused code is typed again afresh."""
+
+    def format_value(self, value: Any) -> str | None:
+        return None
+
+
 class CodeField(forms.Field):
     """Passes the raw text to the verifier; only its length on the wire is bounded."""
 
-    widget = forms.TextInput(
+    widget = EmptyTextInput(
         attrs={
             "autocomplete": "one-time-code",
             "inputmode": "numeric",
@@ -36,7 +43,7 @@ class RecoveryCodeForm(forms.Form):
     code = CodeField(
         label=_("Recovery code"),
         required=False,
-        widget=forms.TextInput(
+        widget=EmptyTextInput(
             attrs={
                 "autocomplete": "off",
                 "autocapitalize": "off",

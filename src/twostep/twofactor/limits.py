@@ -7,7 +7,9 @@ Numbers from ../shared/standards.md; the arithmetic is in docs/security.md:
   100 failures within 30 days, whichever comes first; a correct code resets only the
   consecutive count, so the 30-day cap bounds an attacker who knows the password to
   fewer than 100 guesses a month whatever the real user does;
-- per client address at most 10 failures in 5 minutes and 50 in an hour, over all accounts.
+- per client address at most 10 failures in 5 minutes and 50 in an hour, over all accounts,
+  except for an account that signed in from that address in the last 30 days (a shared office
+  address must not let one person's typos lock out their colleagues).
 An attempt refused by a limit is not evaluated and not counted.
 """
 
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 
+from twostep.audit.history import known_address
 from twostep.sliding_windows import longest, seconds_until_allowed
 from twostep.twofactor.models import CodeFailure, GuessingState
 
@@ -71,7 +74,7 @@ def check(state: GuessingState, address: str, now: datetime) -> Allowance:
         user_id=state.user_id, at__gt=now - longest(ACCOUNT_CAPS)
     ).order_by("-at")
     waits.append(seconds_until_allowed(mine.values_list("at", flat=True), now, ACCOUNT_CAPS))
-    if address:
+    if address and not known_address(state.user_id, address, now):
         theirs = CodeFailure.objects.filter(
             client_address=address, at__gt=now - longest(ADDRESS_CAPS)
         ).order_by("-at")

@@ -23,10 +23,12 @@ class CodeOutcome(enum.Enum):
     LOCKED = "locked"
     NO_KEY = "no_key"
     NOT_A_RECOVERY_CODE = "not_a_recovery_code"
+    UNAVAILABLE = "unavailable"
 
     @property
     def counts_as_failure(self) -> bool:
         return self not in {
+            CodeOutcome.UNAVAILABLE,
             CodeOutcome.ACCEPTED,
             CodeOutcome.WAIT,
             CodeOutcome.LOCKED,
@@ -74,6 +76,11 @@ class CodeCheck:
             CodeOutcome.NOT_A_RECOVERY_CODE: _(
                 "Enter one of your recovery codes: 16 letters and digits, like abcd-efgh-jkmn-pqrs."
             ),
+            CodeOutcome.UNAVAILABLE: _(
+                "Two-factor sign-in is unavailable for a moment on our side. Try again in a few "
+                "minutes, or contact the helpdesk (%(contact)s)."
+            )
+            % {"contact": contact},
             CodeOutcome.ACCEPTED: "",
         }
         return messages[self.outcome]

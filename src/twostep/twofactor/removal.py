@@ -65,11 +65,10 @@ def helpdesk_reset(agent: User | None, user: User, reason: str, client: Client) 
         raise ValueError("A helpdesk reset needs a reason or ticket reference.")
     with transaction.atomic():
         had_lock = limits.locked_state(user).locked_at is not None
-        had_factor = _destroy_factor(user, client, "2FA reset by the helpdesk", actor=agent)
+        if not (had_lock or TwoFactorDevice.objects.filter(user=user).exists()):
+            return False  # nothing to reset: nothing written, nothing logged
+        _destroy_factor(user, client, "2FA reset by the helpdesk", actor=agent)
         limits.forget(user)
-        if not (had_factor or had_lock):
-            transaction.set_rollback(True)
-            return False
         events.record(
             EventKind.TWO_FACTOR_RESET, subject=user, actor=agent, client=client, reason=reason
         )

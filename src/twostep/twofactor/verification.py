@@ -9,6 +9,7 @@ counts a failure. Callers only say which key to check against and what to do on 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from twostep import clock, otp, recovery_codes
 from twostep.audit import events, notify
 from twostep.audit.models import EventKind
 from twostep.twofactor import limits
+from twostep.twofactor.keyring import KeyRingError
 from twostep.twofactor.models import TwoFactorDevice
 from twostep.twofactor.outcomes import CodeCheck, CodeOutcome
 from twostep.twofactor.storage import unseal
@@ -26,6 +28,8 @@ from twostep.twofactor.storage import unseal
 if TYPE_CHECKING:
     from twostep.accounts.models import User
     from twostep.http import Client
+
+logger = logging.getLogger("twostep.twofactor")
 
 _PROBLEMS = {
     otp.CodeProblem.EMPTY: CodeOutcome.EMPTY,
@@ -81,7 +85,13 @@ def check_code(
         if refusal is not None or normalised is None:
             result: CodeOutcome | CodeCheck = refusal or CodeOutcome.WRONG_CODE
         else:
-            result = attempt(normalised, now)
+            try:
+                result = attempt(normalised, now)
+            except KeyRingError:
+                # A stored key this server cannot open (e.g. a key ring rotated on another
+                # server first): an operator's problem, never the user's failure.
+                logger.exception("2FA key of user %s cannot be decrypted", user.pk)
+                return CodeCheck(CodeOutcome.UNAVAILABLE)
         check = result if isinstance(result, CodeCheck) else CodeCheck(result)
         outcome = check.outcome
         if outcome is CodeOutcome.ACCEPTED:

@@ -33,9 +33,11 @@ def manage(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def start(request: HttpRequest) -> HttpResponse:
     """Enable 2FA (or a new phone): keep or make the pending key, then show it."""
+    if request.method == "GET":
+        return redirect("twofactor:manage")  # the button is a form on Manage 2FA
     user = signed_in_user(request)
     fresh_key = request.POST.get("fresh") == "1"
     if TwoFactorDevice.objects.filter(user=user).exists():

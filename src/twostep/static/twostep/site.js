@@ -14,6 +14,15 @@ document.addEventListener("DOMContentLoaded", function () {
       });
     });
   });
+  // One submission per form: a double click or a second Enter would race the first request
+  // (whose sign-in rotates the session) and end in a confusing error.
+  document.querySelectorAll("form[method=post]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.submitted) { event.preventDefault(); return; }
+      form.dataset.submitted = "1";
+      form.querySelectorAll("button[type=submit]").forEach(function (b) { b.setAttribute("aria-disabled", "true"); });
+    });
+  });
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.hidden = false;
     button.addEventListener("click", function () { window.print(); });

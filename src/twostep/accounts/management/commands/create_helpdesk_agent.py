@@ -25,6 +25,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         email = normalise_email(options["email"])
+        if not options["name"].strip() or len(options["name"]) > 200:
+            raise CommandError("The full name must be 1 to 200 characters.")
         if User.objects.filter(email=email).exists():
             raise CommandError(f"A user {email} exists already.")
         candidate = User(email=email, full_name=options["name"])

@@ -15,8 +15,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["name"].strip()
-        if not name:
-            raise CommandError("The office name must not be empty.")
+        if not name or len(name) > Office._meta.get_field("name").max_length:  # type: ignore[operator]
+            raise CommandError("The office name must be 1 to 200 characters.")
         if Office.objects.filter(name=name).exists():
             raise CommandError(f"An office named {name!r} exists already.")
         Office.objects.create(name=name)

@@ -31,6 +31,10 @@ class Command(BaseCommand):
             validate_email(email)
         except ValidationError as exc:
             raise CommandError(f"{email!r} is not an email address.") from exc
+        name = options["name"].strip()
+        if not name or len(name) > User._meta.get_field("full_name").max_length:  # type: ignore[operator]
+            raise CommandError("The full name must be 1 to 200 characters.")
+        options["name"] = name
         office = Office.objects.filter(name=options["office"]).first()
         if office is None:
             raise CommandError(f"No office named {options['office']!r}.")

@@ -5,7 +5,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from twostep.accounts.management.commands.create_helpdesk_agent import make_agent
@@ -20,6 +20,9 @@ AGENT = ("helpdesk@demo.example", "Hal Helpdesk")
 
 class Command(BaseCommand):
     help = "On first start (no users yet), create a demo office, its admin, a member and an agent."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the portal runs")
 
     def handle(self, *args: Any, **options: Any) -> None:
         notes = settings.DATA_DIR / "demo-accounts.txt"
@@ -36,7 +39,7 @@ class Command(BaseCommand):
             password = secrets.token_urlsafe(12)
             make_agent(AGENT[0], AGENT[1], password)
             lines.append(f"{'Helpdesk agent':<15} {AGENT[0]:<24} {password}")
-        text = "Demo office 'Demo Office' created. Sign in at http://127.0.0.1:8000 with:\n"
+        text = f"Demo office 'Demo Office' created. Sign in at {options['url']} with:\n"
         text += "\n".join(lines) + "\n"
         notes.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(notes, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
