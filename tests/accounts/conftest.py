@@ -18,7 +18,7 @@ BOB_KEY = b"BOB-KEY-0123456789AB"  # 20 bytes, not SEED20
 
 _ALERTS = (
     re.compile(r'<div class="error" role="alert">(.*?)</div>', re.S),
-    re.compile(r'<p class="field-error" role="alert">(.*?)</p>', re.S),
+    re.compile(r'<p class="field-error"[^>]*role="alert">(.*?)</p>', re.S),
 )
 _MESSAGES = re.compile(r'<p class="message message-[^"]*">(.*?)</p>', re.S)
 

@@ -34,7 +34,7 @@ from twostep.twofactor.verification import check_login_code
 from twostep.waits import wait_phrase
 
 LOCKED_MESSAGE = "the code step of this account is locked. Contact the helpdesk"
-_ALERT = re.compile(r'<p class="field-error" role="alert">(.*?)</p>', re.S)
+_ALERT = re.compile(r'<p class="field-error"[^>]*role="alert">(.*?)</p>', re.S)
 _addresses = itertools.count(1)
 
 
