@@ -122,3 +122,35 @@ def test_password_change_counts_wrong_current_passwords(
     assert b"Not yet: wait" in response.content
     assert User.objects.get(pk=alice_with_totp.pk).check_password(PASSWORD)
     log_in_password(Client(), alice_with_totp.email)
+
+
+def test_a_second_code_submit_after_signing_in_goes_home(
+    verified_client: Client, frozen_clock: FrozenClock
+) -> None:
+    """A double submit: the second request finds the user signed in, not 'took too long'."""
+    response = verified_client.post("/login/code/", {"code": frozen_clock.code(SEED20)})
+    assert response.status_code == 302 and response.url == "/"
+    assert verified_client.get("/").status_code == 200
+
+
+def test_wrong_setup_code_does_not_speak_of_2fa_already_on(
+    client: Client, alice: User, frozen_clock: FrozenClock
+) -> None:
+    client.force_login(alice)
+    client.post("/account/2fa/enable/")
+    response = client.post("/account/2fa/enable/code/", {"code": "000000"})
+    assert b"shows for this account" in response.content
+    assert b"when you turned on 2FA" not in response.content
+
+
+def test_key_page_after_enabling_says_nothing_contradictory(
+    verified_client: Client,
+) -> None:
+    response = verified_client.get("/account/2fa/enable/key/", follow=True)
+    assert b"Start with Enable 2FA" not in response.content
+    assert b"Two-factor authentication is enabled since" in response.content
+
+
+def test_cancelling_a_pending_sign_in_does_not_say_signed_out(pending_client: Client) -> None:
+    response = pending_client.post("/logout/", follow=True)
+    assert b"You are signed out." not in response.content

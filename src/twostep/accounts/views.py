@@ -82,6 +82,8 @@ def _after_sign_in(request: HttpRequest, next_url: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def code_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")  # e.g. a second submit after the first one signed in
     user = pending.pending_user(request)
     if user is None:
         if request.method == "POST":
@@ -131,8 +133,10 @@ def recovery_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    was_signed_in = request.user.is_authenticated
     logout(request)  # flushes the session, a pending login included
-    messages.success(request, _("You are signed out."))
+    if was_signed_in:
+        messages.success(request, _("You are signed out."))
     return redirect("accounts:login")
 
 

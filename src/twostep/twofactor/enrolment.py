@@ -114,7 +114,7 @@ def confirm_enrolment(
         result = otp.verify(key, digits, now.timestamp(), None)
         if result.verdict is not otp.Verdict.ACCEPTED or result.step is None:
             # The pending key protects nothing yet: a hint in either direction is safe.
-            return wrong_code_with_hint(None, key, digits, now)
+            return wrong_code_with_hint(None, key, digits, now, CodeOutcome.WRONG_SETUP_CODE)
         _, created = TwoFactorDevice.objects.update_or_create(
             user=user,
             defaults={

@@ -24,6 +24,7 @@ class CodeOutcome(enum.Enum):
     NO_KEY = "no_key"
     NOT_A_RECOVERY_CODE = "not_a_recovery_code"
     UNAVAILABLE = "unavailable"
+    WRONG_SETUP_CODE = "wrong_setup_code"
 
     @property
     def counts_as_failure(self) -> bool:
@@ -49,12 +50,17 @@ class CodeCheck:
     def message(self) -> str:
         """A sentence that tells the user what to do next."""
         contact = get_settings().helpdesk_contact
-        if self.outcome is CodeOutcome.WRONG_CODE and self.clock_offset_steps:
+        wrong = {CodeOutcome.WRONG_CODE, CodeOutcome.WRONG_SETUP_CODE}
+        if self.outcome in wrong and self.clock_offset_steps:
             return clock_hint(self.clock_offset_steps)
         messages = {
             CodeOutcome.WRONG_CODE: _(
                 "That code is not right. Enter the newest code shown by the authenticator "
                 "app you used when you turned on 2FA."
+            ),
+            CodeOutcome.WRONG_SETUP_CODE: _(
+                "That code is not right. Enter the newest code that your authenticator app "
+                "shows for this account."
             ),
             CodeOutcome.REPLAYED: _(
                 "That code has already been used. Wait for the next code to appear in your "

@@ -148,7 +148,11 @@ def check_login_code(user: User, raw_code: str, client: Client) -> CodeCheck:
 
 
 def wrong_code_with_hint(
-    device: TwoFactorDevice | None, key: bytes, digits: str, now: datetime
+    device: TwoFactorDevice | None,
+    key: bytes,
+    digits: str,
+    now: datetime,
+    outcome: CodeOutcome = CodeOutcome.WRONG_CODE,
 ) -> CodeCheck:
     """A wrong code, with a clock hint when it is right 2..10 steps away.
 
@@ -163,4 +167,4 @@ def wrong_code_with_hint(
         TwoFactorDevice.objects.filter(pk=device.pk).update(
             refused_future_steps=sorted(kept | {current + offset})
         )
-    return CodeCheck(CodeOutcome.WRONG_CODE, clock_offset_steps=offset)
+    return CodeCheck(outcome, clock_offset_steps=offset)

@@ -62,7 +62,10 @@ def setup(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     pending = enrolment.current_pending(user)
     if pending is None:
-        messages.info(request, _("Start with Enable 2FA to get a key for your authenticator app."))
+        if not TwoFactorDevice.objects.filter(user=user).exists():
+            messages.info(
+                request, _("Start with Enable 2FA to get a key for your authenticator app.")
+            )
         return redirect("twofactor:manage")
     shown = enrolment.key_for_display(user, pending)
     replacing = TwoFactorDevice.objects.filter(user=user).exists()
