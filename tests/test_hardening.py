@@ -195,3 +195,30 @@ def test_sessions_in_a_per_process_cache_are_refused() -> None:
     ):
         assert [e.id for e in check_shared_state()] == ["twostep.E003"]
     assert check_shared_state() == []
+
+
+COOKIE_CHECK = """
+from django.core.management import call_command
+from django.test import Client
+from twostep.accounts.models import User
+call_command("migrate", verbosity=0)
+User.objects.create_user("ops@portal.example", "a long production passphrase", full_name="Ops")
+c = Client(HTTP_HOST="portal.example")
+r = c.post("/login/", {"email": "ops@portal.example", "password": "a long production passphrase"},
+           secure=True)
+for name, morsel in r.cookies.items():
+    print(name, repr(morsel.OutputString()))
+"""
+
+
+def test_s43_production_cookies_are_host_prefixed_secure_httponly_lax(tmp_path: Path) -> None:
+    result = run_django(
+        {**PRODUCTION, "TWOSTEP_DATA_DIR": str(tmp_path)}, "shell", "-c", COOKIE_CHECK
+    )
+    assert result.returncode == 0, result.stderr
+    printed = [line for line in result.stdout.splitlines() if line and not line.startswith("{")]
+    lines = dict(line.split(" ", 1) for line in printed)  # (the JSON lines are the app's logs)
+    session = lines["__Host-twostep-session"]
+    for attribute in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
+        assert attribute in session, session
+    assert "Domain" not in session
