@@ -97,3 +97,16 @@ def test_a_503_during_a_database_outage_still_gets_its_request_log_line(
     assert response.status_code == 503
     lines = [r for r in caplog.records if r.name == "twostep.request"]
     assert [getattr(r, "status", None) for r in lines] == [503]
+
+
+def test_the_503_page_speaks_the_request_language() -> None:
+    from django.utils import translation
+
+    request = RequestFactory().get("/")
+    with translation.override("nl"):
+        try:
+            raise OperationalError("down")
+        except OperationalError:
+            response = server_error(request)
+    assert response.status_code == 503
+    assert b'lang="nl"' in response.content and b"even niet beschikbaar" in response.content
