@@ -93,7 +93,7 @@ def test_s56_admin_sees_only_own_office_with_status_columns(
         "alice@example.com",
         "Member",
         "On",
-        "18 Mar 2005",
+        "18 Mar 2005last code 18 Mar 2005 · 0 recovery codes left",  # S56: usage, never a code
         "6 May 2024 07:08",
     ]
     assert table["bob@example.com"] == [
@@ -232,3 +232,20 @@ def test_s56_c20_no_key_in_the_html(
         assert_no_key(response.content, key, "Manage users")
         assert_no_key(response.content, b"12345678901234567890", "Manage users")
         assert b"otpauth" not in response.content
+
+
+def test_s56_status_shows_last_code_and_recovery_codes_left_never_a_code(
+    make_user: Callable[..., User], frozen_clock: FrozenClock
+) -> None:
+    from tests.conftest import enable_two_factor
+    from twostep.twofactor.recovery import replace_codes
+
+    admin = make_user("ada@example.com", full_name="Ada", role=User.Role.OFFICE_ADMIN)
+    zed = make_user("zed@example.com", full_name="Zed")
+    enable_two_factor(zed)
+    codes = replace_codes(zed)
+    c = Client()
+    c.force_login(admin)
+    page = c.get("/administration/users/").content.decode()
+    assert "10 recovery codes left" in page and "last code" in page
+    assert not any(code in page for code in codes)
