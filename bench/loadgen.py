@@ -12,6 +12,7 @@ from the cookie, no redirect following; gunicorn's sync workers close every conn
 
 from __future__ import annotations
 
+import abc
 import argparse
 import asyncio
 import base64
@@ -155,13 +156,15 @@ class Allocator:
         return benchlib.totp(benchlib.key_for(email), step)
 
 
-class Product:
+class Product(abc.ABC):
+    """One product under test; subclasses say how its forms look."""
+
     name = ""
     code_path = ""
 
     @staticmethod
-    def code_form(code: str) -> dict[str, str]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def code_form(code: str) -> dict[str, str]: ...
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
@@ -173,12 +176,12 @@ class Product:
         n = self.addresses
         return Browser(self.host, self.port, f"198.18.{(n >> 8) & 255}.{n & 255}")
 
-    async def password_step(self, b: Browser, email: str) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def password_step(self, b: Browser, email: str) -> None: ...
 
+    @abc.abstractmethod
     async def code_step(self, b: Browser, code: str) -> bool:
         """Submit the code of a pending login; True when the login completed."""
-        raise NotImplementedError
 
 
 class Twostep(Product):
