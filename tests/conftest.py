@@ -21,6 +21,7 @@ from twostep.twofactor.storage import seal
 
 PASSWORD = "correct horse battery staple 42"
 SEED20 = b"12345678901234567890"
+AGENT_KEY = b"helpdesk agent key 1"  # a helpdesk agent's own 2FA key (agents need 2FA)
 
 
 @dataclass
@@ -81,6 +82,17 @@ def enable_two_factor(user: User, key: bytes = SEED20, last_used_step: int = 0) 
             "last_used_at": now,
         },
     )
+
+
+def make_enrolled_agent(
+    email: str = "hal@helpdesk.example", name: str = "Hal Helpdesk", password: str = PASSWORD
+) -> User:
+    """A helpdesk agent with 2FA on (key AGENT_KEY): the helpdesk opens only for those."""
+    from twostep.accounts.management.commands.create_helpdesk_agent import make_agent
+
+    agent = make_agent(email, name, password)
+    enable_two_factor(agent, AGENT_KEY)
+    return agent
 
 
 @pytest.fixture

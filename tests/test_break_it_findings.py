@@ -8,7 +8,14 @@ from django.contrib.auth.models import Permission
 from django.core import mail
 from django.test import Client, override_settings
 
-from tests.conftest import PASSWORD, SEED20, FrozenClock, enable_two_factor, log_in_password
+from tests.conftest import (
+    AGENT_KEY,
+    PASSWORD,
+    SEED20,
+    FrozenClock,
+    enable_two_factor,
+    log_in_password,
+)
 from twostep.accounts.models import User
 from twostep.audit.models import EventKind, SecurityEvent
 from twostep.http import Client as RequestClient
@@ -31,6 +38,7 @@ def test_helpdesk_cannot_reset_operators_or_agents(
 ) -> None:
     agent = make_user("agent@example.com", office=None, is_staff=True)
     agent.user_permissions.add(Permission.objects.get(codename="helpdesk_agent"))
+    enable_two_factor(agent, AGENT_KEY)
     operator = make_user("op@example.com", office=None, is_staff=True, is_superuser=True)
     enable_two_factor(operator)
     c = Client()

@@ -194,6 +194,7 @@ def test_create_helpdesk_agent(db: None, monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch=monkeypatch,
     )
     assert "Created helpdesk agent hal@helpdesk.example" in output
+    assert "turned on 2FA (Manage 2FA > Enable 2FA)" in output
     agent = User.objects.get(email="hal@helpdesk.example")
     assert agent.is_helpdesk_agent and agent.is_staff and not agent.is_superuser
     assert agent.office is None
@@ -355,6 +356,7 @@ def test_ensure_demo_creates_office_and_three_users_once(db: None, tmp_path: Pat
         password = line.split()[-1]
         assert users["member@demo.example"].check_password(password)
         assert "Demo Office" in output
+        assert "The helpdesk opens only once the agent has 2FA on" in output
 
         second = run("ensure_demo")
         assert "Existing data kept" in second

@@ -9,7 +9,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import PASSWORD, FrozenClock, log_in_password
+from tests.conftest import AGENT_KEY, PASSWORD, FrozenClock, enable_two_factor, log_in_password
 from twostep.accounts.models import User
 from twostep.twofactor.models import CodeFailure, GuessingState, PendingEnrolment, TwoFactorDevice
 
@@ -99,6 +99,7 @@ def test_helpdesk_forms(
     if agent is None:
         agent = make_user("agent@example.com", office=None, is_staff=True)  # type: ignore[operator]
         agent.user_permissions.add(Permission.objects.get(codename="helpdesk_agent"))
+        enable_two_factor(agent, AGENT_KEY)
     client.force_login(agent)
     before = state_of(alice_with_totp)
     assert client.post("/helpdesk/", {"email": email}).status_code in {200, 302}

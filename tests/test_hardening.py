@@ -15,7 +15,14 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.conftest import PASSWORD, SEED20, FrozenClock, log_in_password
+from tests.conftest import (
+    AGENT_KEY,
+    PASSWORD,
+    SEED20,
+    FrozenClock,
+    enable_two_factor,
+    log_in_password,
+)
 from twostep.accounts.models import User
 from twostep.audit.models import SecurityEvent
 from twostep.twofactor.models import CodeFailure, GuessingState, PendingEnrolment, TwoFactorDevice
@@ -64,6 +71,7 @@ def clients(
     admin = make_user("admin@example.com", role=User.Role.OFFICE_ADMIN, full_name="Ada")
     agent = make_user("agent@example.com", office=None, is_staff=True, full_name="Hal")
     agent.user_permissions.add(Permission.objects.get(codename="helpdesk_agent"))
+    enable_two_factor(agent, AGENT_KEY)
     make_user("bob@example.com", full_name="Bob")  # a user without 2FA
     result = {"anonymous": Client()}
     pending = Client()

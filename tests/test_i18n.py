@@ -16,12 +16,29 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.core import mail
 from django.test import Client
 
-from tests.conftest import PASSWORD, SEED20, FrozenClock, enable_two_factor, log_in_password
-from tests.twofa_flows import CONFIRM, DISABLE, MANAGE, MANAGE_USERS, SETUP, START, shown_key
-from twostep.accounts.management.commands.create_helpdesk_agent import make_agent
+from tests.conftest import (
+    AGENT_KEY,
+    PASSWORD,
+    SEED20,
+    FrozenClock,
+    enable_two_factor,
+    log_in_password,
+    make_enrolled_agent,
+)
+from tests.twofa_flows import (
+    CONFIRM,
+    DISABLE,
+    MANAGE,
+    MANAGE_USERS,
+    SETUP,
+    START,
+    shown_key,
+    sign_in_with_code,
+)
 from twostep.accounts.models import User
 from twostep.helpdesk.forms import CHECKLIST
 
@@ -328,6 +345,23 @@ def test_pending_login_pages(
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_confirm_password_and_needs_2fa_pages(
+    client: Client, make_user: Callable[..., User], frozen_clock: FrozenClock, language: str
+) -> None:
+    """Sudo mode's page (with its wrong-password answer) and the helpdesk's "2FA first"."""
+    agent = make_user("agent@example.com", office=None, is_staff=True, full_name="Hal")
+    agent.user_permissions.add(Permission.objects.get(codename="helpdesk_agent"))
+    visit = Visit(client, language)
+    assert log_in_password(client, agent.email).url == "/"
+    visit.get("/helpdesk/", status=403)
+    visit.post("/account/2fa/enable/", {})
+    frozen_clock.advance(16 * 60)
+    visit.get("/account/2fa/enable/key/")  # -> Confirm your password
+    visit.post("/account/confirm-password/", {"password": "wrong"}, status=400)
+    visit.post("/account/2fa/enable/code/", {"code": "123456"})  # -> "Nothing was changed"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_signed_in_user_pages(
     verified_client: Client, alice_with_totp: User, frozen_clock: FrozenClock, language: str
 ) -> None:
@@ -335,12 +369,17 @@ def test_signed_in_user_pages(
     visit.get("/")
     visit.get(MANAGE)
     visit.get(DISABLE)
-    visit.post(DISABLE, {"password": "wrong"})
-    visit.post(START, {"password": ""})  # set up a new phone needs the password
-    visit.post(START, {"password": PASSWORD})  # -> the setup page, replacing
+    visit.post(DISABLE, {"password": "wrong", "code": "123456"})
+    frozen_clock.advance(30)
+    visit.post(DISABLE, {"password": PASSWORD, "code": "000000"})  # the code is refused
+    visit.post(START, {"password": ""})  # set up a new phone needs the password and code
+    frozen_clock.advance(60)
+    visit.post(START, {"password": PASSWORD, "code": frozen_clock.code(SEED20)})  # -> setup
     visit.get(CONFIRM)
     visit.post(CONFIRM, {"code": "000000"})
-    visit.post("/account/2fa/recovery-codes/", {"password": PASSWORD})  # ten new codes
+    frozen_clock.advance(60)
+    codes = {"password": PASSWORD, "code": frozen_clock.code(SEED20)}
+    visit.post("/account/2fa/recovery-codes/", codes)  # ten new codes
     visit.get("/account/password/")
     visit.post("/account/password/", {"old_password": "wrong", "new_password1": "x"})
     visit.get("/account/activity/")
@@ -355,7 +394,10 @@ def test_signed_in_user_pages(
             "new_password2": "a new and long passphrase 7",
         },
     )  # -> password changed
-    visit.post(DISABLE, {"password": "a new and long passphrase 7"})  # -> 2FA off
+    frozen_clock.advance(30)
+    visit.post(
+        DISABLE, {"password": "a new and long passphrase 7", "code": frozen_clock.code(SEED20)}
+    )  # -> 2FA off
     visit.get(MANAGE)
     visit.post(START, {})  # -> Enable 2FA: the setup page
     key = shown_key(verified_client)
@@ -394,9 +436,9 @@ def test_office_admin_pages(
 def test_helpdesk_agent_pages(
     client: Client, alice_with_totp: User, frozen_clock: FrozenClock, language: str
 ) -> None:
-    agent = make_agent("hal@helpdesk.example", "Hal Helpdesk", PASSWORD)
+    agent = make_enrolled_agent()
     visit = Visit(client, language)
-    assert log_in_password(client, agent.email).url == "/"
+    sign_in_with_code(client, agent.email, AGENT_KEY, frozen_clock)
     visit.get("/")
     visit.get("/helpdesk/")
     visit.get("/helpdesk/?email=nobody@example.com")
@@ -485,8 +527,8 @@ def test_helpdesk_reset_email_is_in_the_users_language_not_the_agents(
     client: Client, alice_with_totp: User, frozen_clock: FrozenClock
 ) -> None:
     User.objects.filter(pk=alice_with_totp.pk).update(language="fr")
-    agent = make_agent("hal@helpdesk.example", "Hal Helpdesk", PASSWORD)
-    assert log_in_password(client, agent.email).url == "/"
+    agent = make_enrolled_agent()
+    sign_in_with_code(client, agent.email, AGENT_KEY, frozen_clock)
     mail.outbox.clear()
     checks = {name: "on" for name, _label in CHECKLIST}
     client.post(f"/helpdesk/users/{alice_with_totp.pk}/", {**checks, "reason": "TICKET-9"})

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-from tests.conftest import SEED20, FrozenClock, log_in_password
+from tests.conftest import AGENT_KEY, SEED20, FrozenClock, enable_two_factor, log_in_password
 from twostep.accounts.models import User
 from twostep.ops.logs import JsonFormatter
 from twostep.twofactor.models import PendingEnrolment
@@ -54,6 +54,7 @@ def test_users_and_agents_see_the_events(
     assert "Code refused" in mine and "Signed in" in mine
     agent = make_user("agent@example.com", office=None, is_staff=True)
     agent.user_permissions.add(Permission.objects.get(codename="helpdesk_agent"))
+    enable_two_factor(agent, AGENT_KEY)
     c = Client()
     c.force_login(agent)
     page = c.get(f"/helpdesk/users/{alice_with_totp.pk}/").content.decode()

@@ -204,6 +204,8 @@ SESSION_COOKIE_AGE = int(os.environ.get("TWOSTEP_SESSION_IDLE_SECONDS", 30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True  # the age above is an inactivity timeout
 TWOSTEP_SESSION_MAX_SECONDS = int(os.environ.get("TWOSTEP_SESSION_MAX_SECONDS", 12 * 60 * 60))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# How long a typed password counts as recent for Enable 2FA, the helpdesk and office policy.
+TWOSTEP_REAUTH_SECONDS = int(os.environ.get("TWOSTEP_REAUTH_SECONDS", 15 * 60))
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"

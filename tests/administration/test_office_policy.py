@@ -23,7 +23,8 @@ def admin(make_user: Callable[..., User]) -> User:
 
 
 @pytest.fixture
-def admin_client(admin: User) -> Client:
+def admin_client(admin: User, frozen_clock: FrozenClock) -> Client:
+    """Signed in on the frozen clock, so that the sign-in counts as a recent password."""
     c = Client()
     c.force_login(admin)
     return c
@@ -99,7 +100,10 @@ def test_after_the_grace_period_only_the_2fa_setup_is_reachable(
         assert response.status_code == 302 and response.url == "/account/2fa/", path
     assert c.get("/account/2fa/").status_code == 200
     assert c.post("/account/2fa/enable/").url == "/account/2fa/enable/key/"
-    # The policy binds the admin too: with 2FA on, she sees alice overdue.
+    # The policy binds the admin too (signed in again: two days end any session); with 2FA
+    # on, she sees alice overdue.
+    assert admin_client.get("/administration/users/").url.startswith("/login/")
+    admin_client.force_login(admin)
     assert admin_client.get("/administration/users/").url == "/account/2fa/"
     enable_two_factor(admin, SEED20)
     assert "Overdue since" in admin_client.get("/administration/users/").content.decode()

@@ -76,7 +76,12 @@ def test_enable_and_disable_are_told_by_smtp(
     client.post(
         "/account/2fa/enable/code/", {"code": frozen_clock.code(key)}, REMOTE_ADDR="192.0.2.7"
     )
-    client.post("/account/2fa/disable/", {"password": PASSWORD}, REMOTE_ADDR="192.0.2.7")
+    frozen_clock.advance(30)
+    client.post(
+        "/account/2fa/disable/",
+        {"password": PASSWORD, "code": frozen_clock.code(key)},
+        REMOTE_ADDR="192.0.2.7",
+    )
     assert [m["To"] for m in inbox.messages] == [alice.email, alice.email]
     enabled, disabled = inbox.bodies()
     assert_explains(enabled, "was turned on")

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -92,6 +92,8 @@ class Portal:
     log_path: Path
     env: dict[str, str]
     accounts: Accounts
+    # Keys that accounts enrolled during the run, with the time step of their last code.
+    keys: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return self.base_url + path

@@ -39,6 +39,7 @@ from tests.e2e.conftest import (
     PHONE,
     Account,
     Portal,
+    Snapshots,
 )
 from tests.e2e.test_two_factor_flow import (
     GROUPED_KEY,
@@ -47,6 +48,7 @@ from tests.e2e.test_two_factor_flow import (
     expect_home,
     open_account_menu,
     sign_in,
+    sign_in_agent,
     wait_for_step,
 )
 
@@ -140,6 +142,7 @@ class People:
     quinn: Account  # enrols to check the QR code's text alternative at 360 px
     ines: Account  # office admin of the policy office
     gus: Account  # member of the policy office, without 2FA (inside the grace period)
+    gil: Account  # a helpdesk agent without 2FA: the helpdesk tells him to turn it on
 
 
 PEOPLE = People(
@@ -148,6 +151,7 @@ PEOPLE = People(
     quinn=Account("quinn.qr@lindqvist.example", "Quinn Qr", "Quinn a11y pass 1188#"),
     ines=Account("ines.admin@aberg.example", "Ines Admin", "Ines a11y pass 5064%"),
     gus=Account("gus.grace@aberg.example", "Gus Grace", "Gus a11y pass 9921&"),
+    gil=Account("gil.desk@helpdesk.example", "Gil Desk", "Gil a11y pass 3175$"),
 )
 
 
@@ -172,6 +176,14 @@ def people(portal: Portal) -> People:
             )
             for account, office, role in rows
         ]
+        futures.append(
+            pool.submit(
+                portal.manage,
+                *("create_helpdesk_agent", PEOPLE.gil.email, "--name", PEOPLE.gil.name),
+                "--password-stdin",
+                stdin=PEOPLE.gil.password + "\n",
+            )
+        )
         for future in futures:
             future.result()
     return PEOPLE
@@ -386,11 +398,11 @@ def test_csp_blocks_injected_scripts(portal: Portal, new_page: NewPage, axe_sour
 
 
 def test_every_page_passes_axe_and_fits_a_phone(
-    portal: Portal, people: People, axe_page: NewPage, axe_source: str
+    portal: Portal, people: People, axe_page: NewPage, axe_source: str, snap: Snapshots
 ) -> None:
     """axe-core at WCAG 2.2 AA on every page, at 1280 and 360 px; no sideways scroll at 360."""
     audit = Audit(axe_source, "every-page")
-    mia, ines, gus, agent = people.mia, people.ines, people.gus, portal.accounts.agent
+    mia, ines, gus = people.mia, people.ines, people.gus
 
     # A visitor.
     visitor = axe_page()
@@ -460,6 +472,7 @@ def test_every_page_passes_axe_and_fits_a_phone(
     expect(page.get_by_test_id("enabled-heading")).to_have_text("Two-factor authentication is on")
     expect(page.get_by_test_id("recovery-codes").locator("li")).to_have_count(10)
     audit(page, "enrolment: done, recovery codes")
+    recovery = page.get_by_test_id("recovery-codes").locator("li").all_inner_texts()
 
     # A member with 2FA.
     page.get_by_role("link", name="Close").click()
@@ -469,6 +482,7 @@ def test_every_page_passes_axe_and_fits_a_phone(
     open_details(page, "Moving to a new phone?")
     audit(page, "member 2FA: Manage 2FA, both sections open")
     page.locator("#codes-password").fill(mia.password)
+    page.locator("#codes-password-code").fill(recovery[0].strip())  # the code was just used
     page.get_by_role("button", name="Make new recovery codes").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("New recovery codes")
     audit(page, "member 2FA: new recovery codes")
@@ -478,6 +492,7 @@ def test_every_page_passes_axe_and_fits_a_phone(
     page.goto(portal.url("/account/2fa/disable/"))
     audit(page, "member 2FA: disable 2FA")
     page.get_by_label("Your password").fill(mia.password + "x")
+    page.get_by_label("Code from your authenticator app").fill("123456")
     page.get_by_role("button", name="Disable 2FA").click()
     expect(page.get_by_role("alert")).to_be_visible()
     audit(page, "member 2FA: disable 2FA, wrong password")
@@ -525,10 +540,24 @@ def test_every_page_passes_axe_and_fits_a_phone(
     expect(member.get_by_role("heading", level=1)).to_have_text("Manage 2FA")
     audit(member, "policy member: led to Enable 2FA")
 
+    # A helpdesk agent without 2FA is told to turn it on; Confirm your password (sudo mode).
+    gil = axe_page()
+    sign_in(gil, portal, people.gil)
+    expect_home(gil, portal, people.gil)
+    gil.goto(portal.url("/helpdesk/"))
+    expect(gil.get_by_role("heading", level=1)).to_have_text("Turn on 2FA first")
+    audit(gil, "helpdesk agent without 2FA: turn on 2FA first")
+    gil.goto(portal.url("/account/confirm-password/?next=/helpdesk/"))
+    expect(gil.get_by_role("heading", level=1)).to_have_text("Confirm your password")
+    audit(gil, "confirm your password")
+    gil.get_by_label("Your password").fill("not the password")
+    gil.get_by_role("button", name="Continue").click()
+    expect(gil.get_by_role("alert").first).to_contain_text("That password is not right")
+    audit(gil, "confirm your password, wrong password")
+
     # A helpdesk agent: find (also not found) and the user page with the reset form.
     desk = axe_page()
-    sign_in(desk, portal, agent)
-    expect_home(desk, portal, agent)
+    sign_in_agent(desk, portal, snap)
     desk.goto(portal.url("/helpdesk/"))
     audit(desk, "helpdesk: find")
     # The browser does not send the form empty (required): switch that off to see the server's.

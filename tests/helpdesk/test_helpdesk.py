@@ -10,9 +10,15 @@ from django.core import mail
 from django.db import transaction
 from django.test import Client
 
-from tests.conftest import PASSWORD, SEED20, FrozenClock, enable_two_factor, log_in_password
-from tests.twofa_flows import enrol, sign_in
-from twostep.accounts.management.commands.create_helpdesk_agent import make_agent
+from tests.conftest import (
+    AGENT_KEY,
+    SEED20,
+    FrozenClock,
+    enable_two_factor,
+    log_in_password,
+    make_enrolled_agent,
+)
+from tests.twofa_flows import enrol, sign_in, sign_in_with_code
 from twostep.accounts.models import User
 from twostep.audit.models import EventKind, SecurityEvent
 from twostep.helpdesk.forms import CHECKLIST
@@ -35,13 +41,13 @@ def user_url(user: User) -> str:
 
 @pytest.fixture
 def agent(db: None) -> User:
-    return make_agent("hal@helpdesk.example", "Hal Helpdesk", PASSWORD)
+    return make_enrolled_agent()
 
 
 @pytest.fixture
 def agent_client(agent: User, frozen_clock: FrozenClock) -> Client:
     client = Client()
-    sign_in(client, agent.email)
+    sign_in_with_code(client, agent.email, AGENT_KEY, frozen_clock)
     return client
 
 

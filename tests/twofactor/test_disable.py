@@ -1,4 +1,4 @@
-"""Disable 2FA with the password (case C18; standards S46-S49)."""
+"""Disable 2FA with the password and a code (case C18; standards S46-S49; decision D1)."""
 
 from __future__ import annotations
 
@@ -30,13 +30,15 @@ def test_c18_s46_only_the_right_password_disables(
     verified_client: Client, alice_with_totp: User, frozen_clock: FrozenClock
 ) -> None:
     """C18/S46: no password, then a wrong one, then the right one: only the last disables;
-    the wrong one counts as a failure and is an audit event."""
+    the wrong one counts as a failure and is an audit event. (The code: see the D1 tests.)"""
     alice = alice_with_totp
     page = verified_client.get(DISABLE)
     assert page.status_code == 200
-    assert b'name="password"' in page.content
+    assert b'name="password"' in page.content and b'name="code"' in page.content
+    frozen_clock.advance(30)  # the sign-in used this step's code
+    code = frozen_clock.code(SEED20)
 
-    for no_password in ({}, {"password": ""}):
+    for no_password in ({"code": code}, {"password": "", "code": code}):
         response = verified_client.post(DISABLE, no_password)
         assert response.status_code == 200
         assert TwoFactorDevice.objects.filter(user=alice).exists()
@@ -44,7 +46,7 @@ def test_c18_s46_only_the_right_password_disables(
     assert CodeFailure.objects.filter(user=alice).count() == 0
     assert events(alice, EventKind.REAUTH_PASSWORD_REFUSED) == []
 
-    response = verified_client.post(DISABLE, {"password": PASSWORD + "x"})
+    response = verified_client.post(DISABLE, {"password": PASSWORD + "x", "code": code})
     assert response.status_code == 200
     assert b"That password is not right. Nothing was changed." in response.content
     assert TwoFactorDevice.objects.filter(user=alice).exists()
@@ -56,7 +58,8 @@ def test_c18_s46_only_the_right_password_disables(
     assert events(alice, EventKind.TWO_FACTOR_DISABLED) == []
 
     frozen_clock.advance(2)  # past the growing wait after one failure
-    response = verified_client.post(DISABLE, {"password": PASSWORD}, follow=True)
+    # A wrong password did not use up the code: it still works with the right password.
+    response = verified_client.post(DISABLE, {"password": PASSWORD, "code": code}, follow=True)
     assert response.redirect_chain == [(MANAGE, 302)]
     assert b"Two-factor authentication is now off." in response.content
     assert b"Two-factor authentication is disabled." in response.content
@@ -70,8 +73,10 @@ def test_s46_a_right_password_right_after_a_wrong_one_must_wait(
     verified_client: Client, alice_with_totp: User, frozen_clock: FrozenClock
 ) -> None:
     """S46: wrong passwords are throttled like codes: the growing wait applies here too."""
-    verified_client.post(DISABLE, {"password": "wrong password here"})
-    response = verified_client.post(DISABLE, {"password": PASSWORD})
+    frozen_clock.advance(30)
+    code = frozen_clock.code(SEED20)
+    verified_client.post(DISABLE, {"password": "wrong password here", "code": code})
+    response = verified_client.post(DISABLE, {"password": PASSWORD, "code": code})
     assert response.status_code == 200
     assert b"Not yet: wait 1 second, then try again." in response.content
     assert TwoFactorDevice.objects.filter(user=alice_with_totp).exists()
@@ -83,11 +88,16 @@ def test_c18_s47_disable_destroys_device_and_pending_key_then_password_only_and_
     """C18/S47/S25: after disable no device nor pending row remains; login asks only the
     password; enabling again gives a key different from the old and the abandoned one."""
     alice = alice_with_totp
-    start(verified_client, password=PASSWORD)  # an abandoned "new phone" setup
+    frozen_clock.advance(30)
+    # An abandoned "new phone" setup.
+    start(verified_client, password=PASSWORD, code=frozen_clock.code(SEED20))
     abandoned = shown_key(verified_client)
     assert PendingEnrolment.objects.filter(user=alice).exists()
 
-    response = verified_client.post(DISABLE, {"password": PASSWORD})
+    frozen_clock.advance(30)
+    response = verified_client.post(
+        DISABLE, {"password": PASSWORD, "code": frozen_clock.code(SEED20)}
+    )
     assert response.status_code == 302 and response.url == MANAGE
     assert not TwoFactorDevice.objects.filter(user=alice).exists()
     assert not PendingEnrolment.objects.filter(user=alice).exists()
@@ -111,7 +121,7 @@ def test_s49_enable_and_disable_each_send_one_email_without_the_key(
     key = enrol(client, frozen_clock)
     assert [m.subject for m in mail.outbox] == ["[Twostep] Two-factor authentication was turned on"]
     frozen_clock.advance(90)
-    response = client.post(DISABLE, {"password": PASSWORD})
+    response = client.post(DISABLE, {"password": PASSWORD, "code": frozen_clock.code(key)})
     assert response.status_code == 302
     assert len(mail.outbox) == 2
     message = mail.outbox[1]
@@ -150,7 +160,10 @@ def test_s48_disable_signs_out_other_sessions_and_keeps_this_one(
     sign_in_with_code(other, alice_with_totp.email, SEED20, frozen_clock)
     assert other.get("/").status_code == 200
 
-    response = verified_client.post(DISABLE, {"password": PASSWORD})
+    frozen_clock.advance(30)
+    response = verified_client.post(
+        DISABLE, {"password": PASSWORD, "code": frozen_clock.code(SEED20)}
+    )
     assert response.status_code == 302
     assert verified_client.get(MANAGE).status_code == 200
     response = other.get("/")
@@ -185,3 +198,44 @@ def test_c18_anonymous_cannot_disable(client: Client, alice_with_totp: User, met
     response = getattr(client, method)(DISABLE, {"password": PASSWORD})
     assert response.status_code == 302 and response.url.startswith("/login/")
     assert TwoFactorDevice.objects.filter(user=alice_with_totp).exists()
+
+
+# --- D1: the password and the code (or a recovery code) -----------------------------------
+
+
+def test_d1_right_password_with_a_missing_wrong_or_used_code_changes_nothing(
+    verified_client: Client, alice_with_totp: User, frozen_clock: FrozenClock
+) -> None:
+    """Each refusal says what to do; wrong and used codes count and are audited."""
+    alice = alice_with_totp
+    login_code = frozen_clock.code(SEED20)  # used by the sign-in a moment ago
+    cases = [
+        (login_code, "That code has already been used. Wait for the next code"),
+        ("", "Enter the 6-digit code from your authenticator app."),
+        ("12345", "it has exactly 6 digits"),
+        ("000000", "That code is not right. Enter the newest code"),
+    ]
+    for typed, told in cases:
+        response = verified_client.post(DISABLE, {"password": PASSWORD, "code": typed})
+        assert response.status_code == 200, typed
+        assert told in response.content.decode(), typed
+        assert TwoFactorDevice.objects.filter(user=alice).exists()
+        frozen_clock.advance(60)  # past the growing wait
+    refused = SecurityEvent.objects.filter(subject=alice, kind=EventKind.CODE_REFUSED)
+    assert {e.reason for e in refused} >= {"reauth: wrong_code", "reauth: replayed"}
+    assert events(alice, EventKind.TWO_FACTOR_DISABLED) == []
+    assert GuessingState.objects.get(user=alice).consecutive_failures == len(cases)
+
+
+def test_d1_a_recovery_code_replaces_the_lost_phone_once(
+    verified_client: Client, alice_with_totp: User, frozen_clock: FrozenClock
+) -> None:
+    from twostep.twofactor.recovery import replace_codes
+
+    codes = replace_codes(alice_with_totp)
+    response = verified_client.post(
+        DISABLE, {"password": PASSWORD, "code": codes[3].upper().replace("-", " ")}
+    )
+    assert response.status_code == 302 and response.url == MANAGE
+    assert not TwoFactorDevice.objects.filter(user=alice_with_totp).exists()
+    assert events(alice_with_totp, EventKind.RECOVERY_CODE_USED)

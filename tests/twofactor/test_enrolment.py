@@ -15,7 +15,15 @@ from django.core import mail
 from django.test import Client, override_settings
 from django.utils.html import escape
 
-from tests.conftest import PASSWORD, SEED20, FrozenClock, log_in_password
+from tests.conftest import (
+    AGENT_KEY,
+    PASSWORD,
+    SEED20,
+    FrozenClock,
+    enable_two_factor,
+    log_in_password,
+    make_enrolled_agent,
+)
 from tests.twofa_flows import (
     CONFIRM,
     DONE,
@@ -32,11 +40,11 @@ from tests.twofa_flows import (
     rendered_qr_matches,
     shown_key,
     sign_in,
+    sign_in_with_code,
     sign_out,
     start,
 )
 from twostep import otp
-from twostep.accounts.management.commands.create_helpdesk_agent import make_agent
 from twostep.accounts.models import User
 from twostep.audit.models import EventKind, SecurityEvent
 from twostep.twofactor.enrolment import current_pending, key_for_display
@@ -44,6 +52,7 @@ from twostep.twofactor.keyring import KeyRingError
 from twostep.twofactor.models import CodeFailure, PendingEnrolment, TwoFactorDevice
 from twostep.twofactor.storage import unseal
 
+ROOT_KEY = b"root operator key 12"  # an operator's own 2FA key (the Django admin needs 2FA)
 T0 = datetime.fromtimestamp(1111111111, UTC)
 
 
@@ -339,7 +348,8 @@ def test_c13_s25_reenrolment_keeps_the_old_key_until_the_new_one_is_confirmed(
     """C13/S25: set up a new phone, abandon it: the old key still logs in; confirm the
     new key: only the new key logs in."""
     alice = alice_with_totp
-    start(verified_client, password=PASSWORD)
+    frozen_clock.advance(30)
+    start(verified_client, password=PASSWORD, code=frozen_clock.code(SEED20))
     new_key = shown_key(verified_client)
     assert new_key != SEED20
     assert device_key(alice) == SEED20  # nothing replaced yet
@@ -355,7 +365,8 @@ def test_c13_s25_reenrolment_keeps_the_old_key_until_the_new_one_is_confirmed(
     response = verified_client.post("/login/code/", {"code": frozen_clock.code(SEED20)})
     assert response.status_code == 302 and response.url == "/"
 
-    start(verified_client, password=PASSWORD)
+    frozen_clock.advance(30)
+    start(verified_client, password=PASSWORD, code=frozen_clock.code(SEED20))
     assert shown_key(verified_client) == new_key  # still the same pending key
     frozen_clock.advance(30)
     response = verified_client.post(CONFIRM, {"code": frozen_clock.code(new_key)})
@@ -376,23 +387,35 @@ def test_c13_s25_reenrolment_keeps_the_old_key_until_the_new_one_is_confirmed(
     assert response.status_code == 302 and response.url == "/"
 
 
-@pytest.mark.parametrize("password", [None, "", "not my password"])
-def test_s37_setting_up_a_new_phone_needs_the_current_password(
+@pytest.mark.parametrize(
+    ("password", "code", "told"),
+    [
+        (None, "next", "Enter your password and the code from your app to set up a new phone."),
+        ("", "next", "Enter your password and the code from your app to set up a new phone."),
+        ("not my password", "next", "That password is not right. Nothing was changed."),
+        (PASSWORD, "", "Enter the 6-digit code from your authenticator app."),
+        (PASSWORD, "000000", "That code is not right. Enter the newest code"),
+        (PASSWORD, "used", "That code has already been used."),
+        (PASSWORD, "aaaa-bbbb-cccc-dddd", "That code is not right."),
+    ],
+)
+def test_s37_setting_up_a_new_phone_needs_the_password_and_the_current_code(
     verified_client: Client,
     alice_with_totp: User,
     frozen_clock: FrozenClock,
     password: str | None,
+    code: str,
+    told: str,
 ) -> None:
-    """S37: with 2FA on, Enable 2FA (a new phone) shows no key without the password."""
-    data = {} if password is None else {"password": password}
+    """S37: with 2FA on, Enable 2FA (a new phone) shows no key without the password and
+    the current code (or a recovery code): authentication at the account's level (D1)."""
+    used = frozen_clock.code(SEED20)  # the sign-in's code
+    frozen_clock.advance(30)
+    typed = {"next": frozen_clock.code(SEED20), "used": used}.get(code, code)
+    data = {"code": typed} if password is None else {"password": password, "code": typed}
     response = verified_client.post(START, data, follow=True)
     assert response.redirect_chain == [(MANAGE, 302)]
-    expected = (
-        b"That password is not right. Nothing was changed."
-        if password
-        else b"Enter your current password to set up a new phone."
-    )
-    assert expected in response.content
+    assert told in response.content.decode()
     assert not PendingEnrolment.objects.filter(user=alice_with_totp).exists()
     assert verified_client.get(SETUP).status_code == 302
     assert device_key(alice_with_totp) == SEED20
@@ -408,12 +431,16 @@ def test_s46_s37_wrong_passwords_for_a_new_phone_count_like_wrong_passwords_to_d
     the right password shows no new key."""
     alice = alice_with_totp
     for _ in range(5):
-        response = verified_client.post(START, {"password": "not my password"})
-        assert response.status_code == 302 and response.url == MANAGE
         frozen_clock.advance(20)  # past each growing wait, still inside five minutes
+        code = frozen_clock.code(SEED20)
+        response = verified_client.post(START, {"password": "not my password", "code": code})
+        assert response.status_code == 302 and response.url == MANAGE
     assert not PendingEnrolment.objects.filter(user=alice).exists()
     assert CodeFailure.objects.filter(user=alice).count() == 5, "wrong passwords not counted"
-    response = verified_client.post(START, {"password": PASSWORD})
+    frozen_clock.advance(20)
+    response = verified_client.post(
+        START, {"password": PASSWORD, "code": frozen_clock.code(SEED20)}
+    )
     assert not PendingEnrolment.objects.filter(user=alice).exists()
     assert device_key(alice) == SEED20
 
@@ -631,8 +658,9 @@ def test_c20_s24_no_page_shows_the_key_after_enrolment(
     """C20/S24/S56: after enrolment the key is on no page: Manage 2FA, home, the setup
     URLs, Manage users, the helpdesk page, the Django admin; nor in an email."""
     admin = make_user("olga@example.com", full_name="Olga Admin", role=User.Role.OFFICE_ADMIN)
-    make_agent("agent@example.com", "Hal Helpdesk", PASSWORD)
-    User.objects.create_superuser("root@example.com", PASSWORD, full_name="Root Operator")
+    make_enrolled_agent("agent@example.com")
+    root = User.objects.create_superuser("root@example.com", PASSWORD, full_name="Root Operator")
+    enable_two_factor(root, ROOT_KEY)
     key = enrol(alice_client, frozen_clock)
     assert alice_client.get(DONE).status_code == 200
 
@@ -645,8 +673,8 @@ def test_c20_s24_no_page_shows_the_key_after_enrolment(
     ]
     admin_client, agent_client, root_client = Client(), Client(), Client()
     sign_in(admin_client, admin.email)
-    sign_in(agent_client, "agent@example.com")
-    sign_in(root_client, "root@example.com")
+    sign_in_with_code(agent_client, "agent@example.com", AGENT_KEY, frozen_clock)
+    sign_in_with_code(root_client, "root@example.com", ROOT_KEY, frozen_clock)
     pages += [
         ("admin", admin_client, MANAGE_USERS, 200),
         ("admin", admin_client, MANAGE_USERS + "?twofa=on", 200),

@@ -14,7 +14,7 @@ from twostep import recovery_codes
 from twostep.accounts.models import User
 from twostep.audit.models import EventKind, SecurityEvent
 from twostep.http import Client as RequestClient
-from twostep.twofactor.models import CodeFailure, PendingEnrolment, RecoveryCode
+from twostep.twofactor.models import CodeFailure, PendingEnrolment, RecoveryCode, TwoFactorDevice
 from twostep.twofactor.recovery import replace_codes
 from twostep.twofactor.removal import helpdesk_reset
 from twostep.twofactor.storage import unseal
@@ -146,11 +146,15 @@ def test_new_set_needs_the_password_and_kills_the_old_set(
     enrolled: tuple[Client, list[str]], alice: User, frozen_clock: FrozenClock
 ) -> None:
     client, old = enrolled
-    refused = client.post("/account/2fa/recovery-codes/", {"password": "not it"}, follow=True)
+    url = "/account/2fa/recovery-codes/"
+    refused = client.post(url, {"password": "not it", "code": old[1]}, follow=True)
     assert b"That password is not right" in refused.content
+    frozen_clock.advance(5)
+    refused = client.post(url, {"password": PASSWORD, "code": "nonsense"}, follow=True)
+    assert b"Enter the 6-digit code using the digits 0-9." in refused.content
     assert set(RecoveryCode.objects.filter(user=alice).values_list("digest", flat=True))
     frozen_clock.advance(5)
-    page = client.post("/account/2fa/recovery-codes/", {"password": PASSWORD}, follow=True)
+    page = client.post(url, {"password": PASSWORD, "code": old[1]}, follow=True)
     new = CODE_RE.findall(page.content.decode())
     assert len(new) == 10 and not set(new) & set(old)
     assert client.get("/account/2fa/recovery-codes/new/").status_code == 302  # shown once
@@ -175,5 +179,7 @@ def test_disable_and_helpdesk_reset_destroy_the_codes(
     c = Client()
     log_in_password(c, alice_with_totp.email)
     c.post("/login/code/", {"code": frozen_clock.code(SEED20, 1)})
-    c.post("/account/2fa/disable/", {"password": PASSWORD})
+    frozen_clock.advance(60)
+    c.post("/account/2fa/disable/", {"password": PASSWORD, "code": frozen_clock.code(SEED20)})
+    assert not TwoFactorDevice.objects.filter(user=alice_with_totp).exists()
     assert not RecoveryCode.objects.filter(user=alice_with_totp).exists()

@@ -7,12 +7,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from twostep.accounts.models import Office, User
+from twostep.twofactor.gate import has_two_factor
 from twostep.twofactor.status import with_two_factor_status
 
 
 def _superusers_only(request: HttpRequest) -> bool:
+    """Operators only, and only with 2FA on (S57); others are sent to admin_login_redirect."""
     user = request.user
-    return bool(user.is_active and user.is_superuser)
+    return bool(user.is_active and user.is_superuser and has_two_factor(user))
 
 
 admin.site.has_permission = _superusers_only  # type: ignore[method-assign]

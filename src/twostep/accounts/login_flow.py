@@ -15,8 +15,7 @@ from twostep.audit import events
 from twostep.audit.models import EventKind
 from twostep.twofactor.models import TwoFactorDevice
 from twostep.twofactor.outcomes import CodeCheck
-from twostep.twofactor.recovery import check_recovery_code
-from twostep.twofactor.verification import check_login_code
+from twostep.twofactor.verification import check_login_code, check_recovery_code
 
 if TYPE_CHECKING:
     from twostep.http import Client

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,15 +18,17 @@ from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.http import require_http_methods, require_POST
 
-from twostep.accounts import pending
+from twostep.accounts import pending, recent_auth
 from twostep.accounts.auth import signed_in_user
 from twostep.accounts.forms import LoginForm
 from twostep.accounts.login_flow import PasswordStep, code_step, password_step, recovery_step
 from twostep.accounts.redirects import safe_next
 from twostep.administration.policy import requirement
 from twostep.http import Client
-from twostep.twofactor.forms import CodeForm, RecoveryCodeForm
+from twostep.twofactor.forms import CodeForm, PasswordConfirmForm, RecoveryCodeForm
+from twostep.twofactor.gate import has_two_factor, needs_two_factor_page
 from twostep.twofactor.models import TwoFactorDevice
+from twostep.twofactor.reauth import check_current_password
 from twostep.waits import wait_phrase
 
 
@@ -101,6 +104,8 @@ def code_view(request: HttpRequest) -> HttpResponse:
 
 def admin_login_redirect(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
+        if request.user.is_superuser and not has_two_factor(request.user):
+            return needs_two_factor_page(request, _("The operators' administration"))
         raise PermissionDenied  # signed in, but not an operator: no redirect loop
     target = safe_next(request, request.GET.get("next") or "/django-admin/")
     return redirect(f"{reverse('accounts:login')}?{urlencode({'next': target})}")
@@ -129,6 +134,35 @@ def recovery_view(request: HttpRequest) -> HttpResponse:
             return redirect(safe_next(request, next_url))
         form.add_error("code", check.message())
     return render(request, "accounts/recovery.html", {"form": form, "pending_email": user.email})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def confirm_password(request: HttpRequest) -> HttpResponse:
+    """Confirm your password: makes the session's authentication recent again (sudo mode).
+
+    A wrong password counts under the account's guessing limits, like on Disable 2FA.
+    """
+    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    form = PasswordConfirmForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            check = check_current_password(
+                signed_in_user(request),
+                form.cleaned_data["password"],
+                Client.from_request(request),
+                "confirm your password",
+            )
+        if check.ok:
+            recent_auth.mark(request)
+            return redirect(next_url)
+        form.add_error("password", check.message())
+    return render(
+        request,
+        "accounts/confirm_password.html",
+        {"form": form, "next": next_url, "minutes": settings.TWOSTEP_REAUTH_SECONDS // 60},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_POST

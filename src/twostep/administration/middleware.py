@@ -15,7 +15,7 @@ from twostep.accounts.models import User
 from twostep.administration.policy import requirement
 
 # Paths a user who must enrol can still reach: the 2FA setup, signing out, the assets.
-ALLOWED_PREFIXES = ("/account/2fa/", "/logout/", "/static/")
+ALLOWED_PREFIXES = ("/account/2fa/", "/account/confirm-password/", "/logout/", "/static/")
 
 
 class OfficePolicyMiddleware:

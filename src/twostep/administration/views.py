@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from twostep import clock
 from twostep.accounts.models import User
+from twostep.accounts.recent_auth import recent_auth_required
 from twostep.administration.forms import PolicyForm
 from twostep.administration.policy import deadline_for, send_reminder, set_policy
 from twostep.http import Client
@@ -74,6 +75,7 @@ def manage_users(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@recent_auth_required("administration:manage_users")
 def change_policy(request: HttpRequest) -> HttpResponse:
     admin = _office_admin(request)
     assert admin.office is not None

@@ -15,9 +15,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from twostep.accounts.models import User, normalise_email
+from twostep.accounts.recent_auth import recent_auth_required
 from twostep.audit.models import SecurityEvent
 from twostep.helpdesk.forms import FindUserForm, HelpdeskResetForm
 from twostep.http import Client
+from twostep.twofactor.gate import has_two_factor, needs_two_factor_page
 from twostep.twofactor.models import GuessingState, TwoFactorDevice
 from twostep.twofactor.removal import helpdesk_reset
 
@@ -25,11 +27,15 @@ View = Callable[..., HttpResponse]
 
 
 def agent_required(view: View) -> View:
+    """A helpdesk agent, with 2FA on their own account (S57)."""
+
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not (isinstance(request.user, User) and request.user.is_helpdesk_agent):
             raise PermissionDenied
+        if not has_two_factor(request.user):
+            return needs_two_factor_page(request, _("The helpdesk"))
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -51,6 +57,7 @@ def find_user(request: HttpRequest) -> HttpResponse:
 
 @agent_required
 @require_http_methods(["GET", "POST"])
+@recent_auth_required()
 def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     subject = get_object_or_404(User.objects.select_related("office"), pk=user_id)
     if subject.pk == request.user.pk or subject.is_staff or subject.is_superuser:

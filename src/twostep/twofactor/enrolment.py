@@ -22,7 +22,7 @@ from twostep.audit.models import EventKind
 from twostep.conf import get_settings
 from twostep.twofactor.models import PendingEnrolment, TwoFactorDevice
 from twostep.twofactor.outcomes import CodeCheck, CodeOutcome
-from twostep.twofactor.reauth import ReauthCheck, check_current_password
+from twostep.twofactor.reauth import ReauthCheck, check_password_and_code
 from twostep.twofactor.recovery import replace_codes
 from twostep.twofactor.storage import seal, unseal
 from twostep.twofactor.verification import Purpose, check_code, wrong_code_with_hint
@@ -72,11 +72,12 @@ def start_enrolment(user: User, *, fresh_key: bool = False) -> PendingEnrolment:
 
 
 def start_replacement(
-    user: User, password: str, client: Client, *, fresh_key: bool = False
+    user: User, password: str, code: str, client: Client, *, fresh_key: bool = False
 ) -> ReauthCheck:
-    """Set up a new phone while 2FA is on: the current password first (counted if wrong)."""
+    """Set up a new phone while 2FA is on: the password and the current code, or a recovery
+    code, before a new key is shown (S37; counted if wrong)."""
     with transaction.atomic():
-        reauth = check_current_password(user, password, client, "set up a new phone")
+        reauth = check_password_and_code(user, password, code, client, "set up a new phone")
         if reauth.ok:
             start_enrolment(user, fresh_key=fresh_key)
     return reauth

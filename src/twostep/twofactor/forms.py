@@ -62,3 +62,21 @@ class PasswordConfirmForm(forms.Form):
         max_length=4096,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+
+class PasswordAndCodeForm(PasswordConfirmForm):
+    """Full re-authentication (D1): the password and the current code, or a recovery code."""
+
+    code = CodeField(
+        label=_("Code from your authenticator app"),
+        help_text=_("Lost your phone? Enter one of your recovery codes instead."),
+        required=False,
+        widget=EmptyTextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "autocapitalize": "off",
+                "spellcheck": "false",
+                "maxlength": "40",
+            }
+        ),
+    )

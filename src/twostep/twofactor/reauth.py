@@ -1,7 +1,10 @@
-"""Re-entering the current password before a change to 2FA (disable, set up a new phone).
+"""Re-authentication before a change to 2FA or to other people's sign-in.
 
-A wrong password counts towards the account's guessing limits, like a wrong code, so a
-stolen session cannot be used to guess the password here.
+Changes to a user's own 2FA (Disable 2FA, Set up a new phone, new recovery codes) need the
+password *and* the current code or a recovery code (decision D1: ASVS 5.0 7.5.1, OWASP
+"re-authenticate with an existing enrolled factor"). Confirm your password needs the
+password. A wrong password counts towards the account's guessing limits, like a wrong code,
+so a stolen session cannot be used to guess either here.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from twostep.audit import events
 from twostep.audit.models import EventKind
 from twostep.conf import get_settings
 from twostep.twofactor import limits
+from twostep.twofactor.outcomes import CodeCheck, CodeOutcome
+from twostep.twofactor.verification import check_second_factor
 from twostep.waits import wait_phrase
 
 if TYPE_CHECKING:
@@ -28,6 +33,7 @@ if TYPE_CHECKING:
 class Reauth(enum.Enum):
     OK = "ok"
     WRONG_PASSWORD = "wrong_password"  # noqa: S105  (an outcome, not a password)
+    WRONG_CODE = "wrong_code"
     WAIT = "wait"
     LOCKED = "locked"
 
@@ -36,12 +42,15 @@ class Reauth(enum.Enum):
 class ReauthCheck:
     outcome: Reauth
     wait_seconds: int = 0
+    code_check: CodeCheck | None = None  # why the code was refused (WRONG_CODE)
 
     @property
     def ok(self) -> bool:
         return self.outcome is Reauth.OK
 
     def message(self) -> str:
+        if self.outcome is Reauth.WRONG_CODE and self.code_check is not None:
+            return self.code_check.message()
         if self.outcome is Reauth.WAIT:
             return _("Not yet: wait %(wait)s, then try again.") % {
                 "wait": wait_phrase(self.wait_seconds)
@@ -73,3 +82,24 @@ def check_current_password(user: User, password: str, client: Client, purpose: s
         )
         return ReauthCheck(Reauth.WRONG_PASSWORD)
     return ReauthCheck(Reauth.OK)
+
+
+def check_password_and_code(
+    user: User, password: str, code: str, client: Client, purpose: str
+) -> ReauthCheck:
+    """Full re-authentication: the password, then the app's current code or a recovery code.
+
+    Call inside ``transaction.atomic()``. The code is checked (and used up) only after the
+    right password; a wrong one counts under the same limits as at sign-in.
+    """
+    reauth = check_current_password(user, password, client, purpose)
+    if not reauth.ok:
+        return reauth
+    check = check_second_factor(user, code, client)
+    if check.accepted:
+        return reauth
+    if check.outcome is CodeOutcome.LOCKED:
+        return ReauthCheck(Reauth.LOCKED)
+    if check.outcome is CodeOutcome.WAIT:
+        return ReauthCheck(Reauth.WAIT, check.wait_seconds)
+    return ReauthCheck(Reauth.WRONG_CODE, code_check=check)

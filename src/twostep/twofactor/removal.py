@@ -1,4 +1,4 @@
-"""Turning 2FA off: by the user with their password, or by a helpdesk agent.
+"""Turning 2FA off: by the user with their password and a code, or by a helpdesk agent.
 
 Both destroy the key, the pending key and the replay state, sign out the user's
 other sessions, write an audit event and email the user.
@@ -16,7 +16,7 @@ from twostep.audit import events, notify
 from twostep.audit.models import EventKind
 from twostep.twofactor import limits
 from twostep.twofactor.models import PendingEnrolment, RecoveryCode, TwoFactorDevice
-from twostep.twofactor.reauth import ReauthCheck, check_current_password
+from twostep.twofactor.reauth import Reauth, ReauthCheck, check_password_and_code
 
 if TYPE_CHECKING:
     from twostep.accounts.models import User
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class DisableOutcome(enum.Enum):
     DISABLED = "disabled"
     NOT_ENABLED = "not_enabled"
-    PASSWORD_REFUSED = "password_refused"  # noqa: S105  (see the ReauthCheck)
+    REFUSED = "refused"  # the password or the code (see the ReauthCheck)
 
 
 def _destroy_factor(user: User, client: Client, reason: str, actor: User | None) -> bool:
@@ -39,13 +39,15 @@ def _destroy_factor(user: User, client: Client, reason: str, actor: User | None)
 
 
 def disable_with_password(
-    user: User, password: str, client: Client
+    user: User, password: str, code: str, client: Client
 ) -> tuple[DisableOutcome, ReauthCheck]:
-    """The user's own Disable 2FA. A wrong password counts towards the guessing limits."""
+    """The user's own Disable 2FA: password and code (D1); wrong ones count under the limits."""
     with transaction.atomic():
-        reauth = check_current_password(user, password, client, "disable 2FA")
+        if not TwoFactorDevice.objects.filter(user=user).exists():
+            return DisableOutcome.NOT_ENABLED, ReauthCheck(Reauth.OK)
+        reauth = check_password_and_code(user, password, code, client, "disable 2FA")
         if not reauth.ok:
-            return DisableOutcome.PASSWORD_REFUSED, reauth
+            return DisableOutcome.REFUSED, reauth
         if not TwoFactorDevice.objects.filter(user=user).exists():
             return DisableOutcome.NOT_ENABLED, reauth
         _destroy_factor(user, client, "2FA disabled", actor=user)

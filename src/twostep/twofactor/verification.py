@@ -9,6 +9,7 @@ counts a failure. Callers only say which key to check against and what to do on 
 from __future__ import annotations
 
 import enum
+import hmac
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -21,7 +22,7 @@ from twostep.audit import events, notify
 from twostep.audit.models import EventKind
 from twostep.twofactor import limits
 from twostep.twofactor.keyring import KeyRingError
-from twostep.twofactor.models import TwoFactorDevice
+from twostep.twofactor.models import RecoveryCode, TwoFactorDevice
 from twostep.twofactor.outcomes import CodeCheck, CodeOutcome
 from twostep.twofactor.storage import unseal
 
@@ -42,6 +43,7 @@ class Purpose(enum.Enum):
     LOGIN = "login"
     ENROLMENT = "enrolment"
     RECOVERY = "recovery"
+    REAUTH = "reauth"  # the second factor again before a change to 2FA (D1)
 
 
 # Given the normalised input and the time, check it and persist a success.
@@ -112,7 +114,7 @@ def check_code(
                 notices.append("code_step_locked")
             elif (
                 first_of_streak
-                and purpose in {Purpose.LOGIN, Purpose.RECOVERY}
+                and purpose in {Purpose.LOGIN, Purpose.RECOVERY, Purpose.REAUTH}
                 and outcome is not CodeOutcome.REPLAYED  # usually the user's own double submit
             ):
                 notices.append("code_refused")
@@ -123,6 +125,22 @@ def check_code(
 
 def check_login_code(user: User, raw_code: str, client: Client) -> CodeCheck:
     """The code step of a login, against the user's confirmed device."""
+    return check_device_code(user, raw_code, client, Purpose.LOGIN)
+
+
+def check_second_factor(user: User, typed: str, client: Client) -> CodeCheck:
+    """Re-authentication's second factor: the app's current code, or else a recovery code.
+
+    Text that reads as a recovery code (16 letters and digits) is checked as one; anything
+    else as a 6-digit code. Either way the code is used up, as at sign-in.
+    """
+    if recovery_codes.normalise(typed):
+        return check_recovery_code(user, typed, client)
+    return check_device_code(user, typed, client, Purpose.REAUTH)
+
+
+def check_device_code(user: User, raw_code: str, client: Client, purpose: Purpose) -> CodeCheck:
+    """A code of the user's confirmed device; its time step is used up on success."""
 
     def attempt(digits: str, now: datetime) -> CodeOutcome | CodeCheck:
         device = TwoFactorDevice.objects.filter(user=user).first()
@@ -144,7 +162,35 @@ def check_login_code(user: User, raw_code: str, client: Client) -> CodeCheck:
         )
         return CodeOutcome.ACCEPTED if won == 1 else CodeOutcome.REPLAYED
 
-    return check_code(user, raw_code, client, Purpose.LOGIN, attempt)
+    return check_code(user, raw_code, client, purpose, attempt)
+
+
+def check_recovery_code(user: User, typed: str, client: Client) -> CodeCheck:
+    """A recovery code instead of a code; marks it used with a conditional update (one use only)."""
+
+    def attempt(canonical: str, now: datetime) -> CodeOutcome:
+        unused = list(RecoveryCode.objects.filter(user=user, used_at__isnull=True))
+        match = None
+        for row in unused:  # compare with every code, no early exit
+            if hmac.compare_digest(row.digest, recovery_codes.digest(canonical, row.salt)):
+                match = row
+        if match is None:
+            return CodeOutcome.WRONG_CODE
+        won = RecoveryCode.objects.filter(pk=match.pk, used_at__isnull=True).update(used_at=now)
+        if won != 1:
+            return CodeOutcome.REPLAYED
+        events.record(
+            EventKind.RECOVERY_CODE_USED,
+            subject=user,
+            client=client,
+            reason=f"{len(unused) - 1} left",
+        )
+        return CodeOutcome.ACCEPTED
+
+    check = check_code(user, typed, client, Purpose.RECOVERY, attempt, read_recovery_code)
+    if check.accepted:
+        notify.notify(user, "recovery_code_used", client)
+    return check
 
 
 def wrong_code_with_hint(

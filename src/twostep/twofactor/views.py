@@ -10,10 +10,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from twostep.accounts import recent_auth
 from twostep.accounts.auth import signed_in_user
+from twostep.accounts.recent_auth import recent_auth_required
 from twostep.http import Client
 from twostep.twofactor import enrolment, recovery
-from twostep.twofactor.forms import CodeForm, PasswordConfirmForm
+from twostep.twofactor.forms import CodeForm, PasswordAndCodeForm
 from twostep.twofactor.models import TwoFactorDevice
 from twostep.twofactor.qr import qr_svg
 from twostep.twofactor.removal import DisableOutcome, disable_with_password
@@ -41,22 +43,31 @@ def start(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     fresh_key = request.POST.get("fresh") == "1"
     if TwoFactorDevice.objects.filter(user=user).exists():
-        form = PasswordConfirmForm(request.POST)
+        form = PasswordAndCodeForm(request.POST)
         if not form.is_valid():
-            messages.error(request, _("Enter your current password to set up a new phone."))
+            messages.error(
+                request,
+                _("Enter your password and the code from your app to set up a new phone."),
+            )
             return redirect("twofactor:manage")
         reauth = enrolment.start_replacement(
-            user, form.cleaned_data["password"], Client.from_request(request), fresh_key=fresh_key
+            user,
+            form.cleaned_data["password"],
+            form.cleaned_data["code"],
+            Client.from_request(request),
+            fresh_key=fresh_key,
         )
         if not reauth.ok:
             messages.error(request, reauth.message())
             return redirect("twofactor:manage")
+        recent_auth.mark(request)
         return redirect("twofactor:setup")
     enrolment.start_enrolment(user, fresh_key=fresh_key)
     return redirect("twofactor:setup")
 
 
 @login_required
+@recent_auth_required()
 def setup(request: HttpRequest) -> HttpResponse:
     """Step 1: the QR code and the key. Reloading shows the same key."""
     user = signed_in_user(request)
@@ -78,6 +89,7 @@ def setup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@recent_auth_required()
 def confirm(request: HttpRequest) -> HttpResponse:
     """Step 2: the first code from the app turns 2FA on."""
     user = signed_in_user(request)
@@ -117,16 +129,20 @@ def _pop_new_codes(request: HttpRequest) -> list[str]:
 @require_POST
 def new_recovery_codes(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
-    form = PasswordConfirmForm(request.POST)
+    form = PasswordAndCodeForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Enter your current password to make new recovery codes."))
+        messages.error(
+            request,
+            _("Enter your password and the code from your app to make new recovery codes."),
+        )
         return redirect("twofactor:manage")
     reauth, codes = recovery.regenerate(
-        user, form.cleaned_data["password"], Client.from_request(request)
+        user, form.cleaned_data["password"], form.cleaned_data["code"], Client.from_request(request)
     )
     if not reauth.ok:
         messages.error(request, reauth.message())
         return redirect("twofactor:manage")
+    recent_auth.mark(request)
     if codes:
         request.session[NEW_CODES_KEY] = codes
         return redirect("twofactor:show_recovery_codes")
@@ -147,16 +163,20 @@ def disable(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     if not TwoFactorDevice.objects.filter(user=user).exists():
         return redirect("twofactor:manage")
-    form = PasswordConfirmForm(request.POST or None)
+    form = PasswordAndCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         outcome, reauth = disable_with_password(
-            user, form.cleaned_data["password"], Client.from_request(request)
+            user,
+            form.cleaned_data["password"],
+            form.cleaned_data["code"],
+            Client.from_request(request),
         )
         if outcome is DisableOutcome.DISABLED:
             update_session_auth_hash(request, user)
+            recent_auth.mark(request)
             messages.success(request, _("Two-factor authentication is now off."))
             return redirect("twofactor:manage")
         if outcome is DisableOutcome.NOT_ENABLED:
             return redirect("twofactor:manage")
-        form.add_error("password", reauth.message())
+        form.add_error("code" if reauth.code_check else "password", reauth.message())
     return render(request, "twofactor/disable.html", {"form": form})

@@ -32,4 +32,7 @@ class Command(BaseCommand):
         candidate = User(email=email, full_name=options["name"])
         password = read_new_password(options["password_stdin"], candidate)
         make_agent(email, options["name"], password)
-        self.stdout.write(f"Created helpdesk agent {email}.")
+        self.stdout.write(
+            f"Created helpdesk agent {email}. The helpdesk opens once the agent has signed in"
+            " and turned on 2FA (Manage 2FA > Enable 2FA)."
+        )

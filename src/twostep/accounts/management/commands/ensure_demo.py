@@ -41,6 +41,7 @@ class Command(BaseCommand):
             lines.append(f"{'Helpdesk agent':<15} {AGENT[0]:<24} {password}")
         text = f"Demo office 'Demo Office' created. Sign in at {options['url']} with:\n"
         text += "\n".join(lines) + "\n"
+        text += "The helpdesk opens only once the agent has 2FA on (Manage 2FA > Enable 2FA).\n"
         notes.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(notes, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
