@@ -60,12 +60,49 @@ def test_anything_else_is_not_a_recovery_code(typed: str) -> None:
     assert recovery_codes.normalise(typed) is None
 
 
-def test_digest_depends_on_salt_and_hides_the_code() -> None:
+def test_s51_codes_are_stored_as_salted_argon2id_hashes() -> None:
+    """S51 (NIST 800-63B-4 §3.1.2.2): under 112 bits, a look-up secret is stored with a
+    password-hashing scheme: Argon2id, a random salt per code, a cost factor."""
     code = recovery_codes.new_codes(1)[0]
+    first, second = recovery_codes.hash_for_storage(code), recovery_codes.hash_for_storage(code)
+    assert first.startswith("$argon2id$v=19$m=8192,t=1,p=1$")
+    assert first != second  # each hash has its own salt
+    canonical = recovery_codes.normalise(code)
+    assert canonical is not None and canonical not in first
+    assert recovery_codes.matches(canonical, first) and recovery_codes.matches(canonical, second)
+    other = recovery_codes.normalise(recovery_codes.new_codes(1)[0])
+    assert other is not None and not recovery_codes.matches(other, first)
+    assert not recovery_codes.matches(canonical, "$argon2id$v=19$garbage")
+    assert not recovery_codes.matches(canonical, "")
+
+
+def test_codes_stored_before_argon2_still_work_and_only_with_their_salt() -> None:
+    code = recovery_codes.new_codes(1)[0]
+    canonical = recovery_codes.normalise(code)
+    assert canonical is not None
     a, b = recovery_codes.new_salt(), recovery_codes.new_salt()
-    assert recovery_codes.digest(code, a) == recovery_codes.digest(code.upper(), a)
-    assert recovery_codes.digest(code, a) != recovery_codes.digest(code, b)
-    assert code.replace("-", "") not in recovery_codes.digest(code, a)
+    legacy = recovery_codes.digest(code, a)
+    assert legacy == recovery_codes.digest(code.upper(), a) != recovery_codes.digest(code, b)
+    assert recovery_codes.matches(canonical, legacy, a)
+    assert not recovery_codes.matches(canonical, legacy, b)
+    assert not recovery_codes.matches(canonical, legacy, "")
+
+
+def test_a_legacy_hmac_code_signs_in_once(
+    pending_client: Client, alice_with_totp: User, frozen_clock: FrozenClock
+) -> None:
+    """Codes made before the move to Argon2 keep working: no user loses their codes."""
+    code = recovery_codes.new_codes(1)[0]
+    salt = recovery_codes.new_salt()
+    RecoveryCode.objects.create(
+        user=alice_with_totp,
+        salt=salt,
+        digest=recovery_codes.digest(code, salt),
+        created_at=frozen_clock.now,
+    )
+    response = pending_client.post("/login/recovery/", {"code": code})
+    assert response.status_code == 302 and response.url == "/"
+    assert RecoveryCode.objects.get(user=alice_with_totp).used_at == frozen_clock.now
 
 
 @pytest.fixture

@@ -29,13 +29,15 @@ class TwoFactorDevice(models.Model):
 
 
 class RecoveryCode(models.Model):
-    """One single-use recovery code, stored only as a salted digest (recovery_codes.digest)."""
+    """One single-use recovery code, stored only as an Argon2id hash (recovery_codes).
+
+    ``salt`` is set only on codes made before Argon2 (HMAC digests, still accepted)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
     )
-    salt = models.CharField(max_length=32)
-    digest = models.CharField(max_length=64)
+    salt = models.CharField(max_length=32, blank=True, default="")
+    digest = models.CharField(max_length=128)
     created_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 

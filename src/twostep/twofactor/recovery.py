@@ -21,11 +21,10 @@ if TYPE_CHECKING:
 def replace_codes(user: User) -> list[str]:
     """Destroy the user's codes and store a new set; returns the codes (shown once)."""
     codes = recovery_codes.new_codes()
-    salt = recovery_codes.new_salt()
     now = clock.utcnow()
     RecoveryCode.objects.filter(user=user).delete()
     RecoveryCode.objects.bulk_create(
-        RecoveryCode(user=user, salt=salt, digest=recovery_codes.digest(c, salt), created_at=now)
+        RecoveryCode(user=user, digest=recovery_codes.hash_for_storage(c), created_at=now)
         for c in codes
     )
     return codes

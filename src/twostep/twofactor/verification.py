@@ -9,7 +9,6 @@ counts a failure. Callers only say which key to check against and what to do on 
 from __future__ import annotations
 
 import enum
-import hmac
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -172,7 +171,7 @@ def check_recovery_code(user: User, typed: str, client: Client) -> CodeCheck:
         unused = list(RecoveryCode.objects.filter(user=user, used_at__isnull=True))
         match = None
         for row in unused:  # compare with every code, no early exit
-            if hmac.compare_digest(row.digest, recovery_codes.digest(canonical, row.salt)):
+            if recovery_codes.matches(canonical, row.digest, row.salt):
                 match = row
         if match is None:
             return CodeOutcome.WRONG_CODE
