@@ -71,8 +71,14 @@ def check_code(
     purpose: Purpose,
     attempt: Attempt,
     read: Reader = read_totp_code,
+    on_accept: Callable[[], None] | None = None,
 ) -> CodeCheck:
-    """Run ``attempt`` under the guessing limits; count and record whatever is refused."""
+    """Run ``attempt`` under the guessing limits; count and record whatever is refused.
+
+    ``on_accept`` runs inside the same transaction when the code is accepted (signing in):
+    one write transaction per code step, which is what SQLite's single writer lock rewards.
+    Emails are sent after the transaction, never while it holds the lock.
+    """
     now = clock.utcnow()
     notices: list[str] = []
     with transaction.atomic():
@@ -99,6 +105,8 @@ def check_code(
             limits.record_success(state)
             if purpose is Purpose.LOGIN:
                 events.record(EventKind.CODE_ACCEPTED, subject=user, client=client)
+            if on_accept is not None:
+                on_accept()
         elif outcome.counts_as_failure:
             first_of_streak = state.consecutive_failures == 0
             newly_locked = limits.record_failure(state, client.address, now)
@@ -122,9 +130,11 @@ def check_code(
     return check
 
 
-def check_login_code(user: User, raw_code: str, client: Client) -> CodeCheck:
+def check_login_code(
+    user: User, raw_code: str, client: Client, on_accept: Callable[[], None] | None = None
+) -> CodeCheck:
     """The code step of a login, against the user's confirmed device."""
-    return check_device_code(user, raw_code, client, Purpose.LOGIN)
+    return check_device_code(user, raw_code, client, Purpose.LOGIN, on_accept)
 
 
 def check_second_factor(user: User, typed: str, client: Client) -> CodeCheck:
@@ -138,7 +148,13 @@ def check_second_factor(user: User, typed: str, client: Client) -> CodeCheck:
     return check_device_code(user, typed, client, Purpose.REAUTH)
 
 
-def check_device_code(user: User, raw_code: str, client: Client, purpose: Purpose) -> CodeCheck:
+def check_device_code(
+    user: User,
+    raw_code: str,
+    client: Client,
+    purpose: Purpose,
+    on_accept: Callable[[], None] | None = None,
+) -> CodeCheck:
     """A code of the user's confirmed device; its time step is used up on success."""
 
     def attempt(digits: str, now: datetime) -> CodeOutcome | CodeCheck:
@@ -161,10 +177,12 @@ def check_device_code(user: User, raw_code: str, client: Client, purpose: Purpos
         )
         return CodeOutcome.ACCEPTED if won == 1 else CodeOutcome.REPLAYED
 
-    return check_code(user, raw_code, client, purpose, attempt)
+    return check_code(user, raw_code, client, purpose, attempt, on_accept=on_accept)
 
 
-def check_recovery_code(user: User, typed: str, client: Client) -> CodeCheck:
+def check_recovery_code(
+    user: User, typed: str, client: Client, on_accept: Callable[[], None] | None = None
+) -> CodeCheck:
     """A recovery code instead of a code; marks it used with a conditional update (one use only)."""
 
     def attempt(canonical: str, now: datetime) -> CodeOutcome:
@@ -186,7 +204,9 @@ def check_recovery_code(user: User, typed: str, client: Client) -> CodeCheck:
         )
         return CodeOutcome.ACCEPTED
 
-    check = check_code(user, typed, client, Purpose.RECOVERY, attempt, read_recovery_code)
+    check = check_code(
+        user, typed, client, Purpose.RECOVERY, attempt, read_recovery_code, on_accept
+    )
     if check.accepted:
         notify.notify(user, "recovery_code_used", client)
     return check
