@@ -194,9 +194,9 @@ LOGIN_REDIRECT_URL = "home"
 
 # Sessions: database-backed, HttpOnly, SameSite=Lax; Secure in production.
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
+    "twostep.accounts.session_backends.cached_db"
     if REDIS_URL
-    else "django.contrib.sessions.backends.db"
+    else "twostep.accounts.session_backends.db"
 )
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

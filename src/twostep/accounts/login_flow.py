@@ -53,9 +53,11 @@ def password_step(
         if TwoFactorDevice.objects.filter(user=user).exists():
             pending.start(request, user, next_url)
             events.record(EventKind.PASSWORD_ACCEPTED, subject=user, client=client)
+            request.session.save()  # here, not again at the end of the request
             return PasswordStep.CODE_NEEDED, 0
         login(request, user)
         events.record(EventKind.LOGIN_SUCCEEDED, subject=user, client=client)
+        request.session.save()
         return PasswordStep.SIGNED_IN, 0
 
 
@@ -76,5 +78,6 @@ def _signer(request: HttpRequest, user: User, client: Client) -> Callable[[], No
         pending.clear(request)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         events.record(EventKind.LOGIN_SUCCEEDED, subject=user, client=client)
+        request.session.save()  # here, not again at the end of the request
 
     return sign_in
