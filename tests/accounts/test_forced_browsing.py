@@ -28,6 +28,7 @@ PUBLIC_NAMES = {
     "accounts:recovery",  # the code step with a recovery code: part of signing in
     "accounts:logout",
     "accounts:set_language",  # the footer's language switcher, for visitors too
+    "accounts:session_changed",  # after another tab ended or rotated the session: no data
     "accounts:password_reset",
     "accounts:password_reset_done",
     "accounts:password_reset_confirm",

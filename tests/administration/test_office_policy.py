@@ -99,6 +99,11 @@ def test_after_the_grace_period_only_the_2fa_setup_is_reachable(
         response = c.get(path)
         assert response.status_code == 302 and response.url == "/account/2fa/", path
     assert c.get("/account/2fa/").status_code == 200
+    # The language switcher still works: the setup must be readable in the user's language.
+    switched = c.post("/i18n/setlang/", {"language": "nl", "next": "/account/2fa/"})
+    assert switched.status_code == 302 and switched.url == "/account/2fa/"
+    assert '<html lang="nl">' in c.get("/account/2fa/").content.decode()
+    c.post("/i18n/setlang/", {"language": "en", "next": "/account/2fa/"})
     assert c.post("/account/2fa/enable/").url == "/account/2fa/enable/key/"
     # The policy binds the admin too (signed in again: two days end any session); with 2FA
     # on, she sees alice overdue.

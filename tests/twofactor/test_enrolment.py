@@ -396,7 +396,7 @@ def test_c13_s25_reenrolment_keeps_the_old_key_until_the_new_one_is_confirmed(
         (PASSWORD, "", "Enter the 6-digit code from your authenticator app."),
         (PASSWORD, "000000", "That code is not right. Enter the newest code"),
         (PASSWORD, "used", "That code has already been used."),
-        (PASSWORD, "aaaa-bbbb-cccc-dddd", "That code is not right."),
+        (PASSWORD, "aaaa-bbbb-cccc-dddd", "That recovery code is not right, or it was already"),
     ],
 )
 def test_s37_setting_up_a_new_phone_needs_the_password_and_the_current_code(

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from twostep import clock
+
+logger = logging.getLogger(__name__)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -40,6 +47,28 @@ class SecurityHeadersMiddleware:
         if not request.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+class TwoTabsSessionMiddleware(SessionMiddleware):
+    """Django's SessionMiddleware, with a page instead of "400 Bad request" when another tab
+    of the same browser rotated or ended the session while this request ran.
+
+    That happens when two tabs submit at the same moment and one of them signs in, turns 2FA
+    on or off, or signs out: the other request's session no longer exists when it is saved
+    (Django raises SessionInterrupted). Its view has done its work or refused it; the browser
+    already holds the new session cookie, so the next page shows where things stand.
+    """
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        try:
+            return super().process_response(request, response)
+        except SessionInterrupted:
+            logger.info("session changed by a concurrent request during %s", request.path)
+            back = request.get_full_path() if request.method == "GET" else request.path
+            query = urlencode({"next": back})
+            return HttpResponseRedirect(
+                f"{reverse('accounts:session_changed')}?{query}", status=303
+            )
 
 
 SIGNED_IN_AT = "twostep_signed_in_at"

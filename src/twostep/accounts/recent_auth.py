@@ -62,7 +62,7 @@ def recent_auth_required(return_to: str | None = None) -> Callable[[View], View]
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if is_recent(request):
                 return view(request, *args, **kwargs)
-            if request.method == "GET":
+            if request.method != "POST":  # GET, HEAD: nothing was asked to change
                 return redirect(confirm_password_url(request.get_full_path()))
             messages.info(
                 request,

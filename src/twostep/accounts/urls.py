@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/recovery/", views.recovery_view, name="recovery"),
     path("logout/", views.logout_view, name="logout"),
     path("i18n/setlang/", views.set_language, name="set_language"),
+    path("session-changed/", views.session_changed, name="session_changed"),
     path("account/confirm-password/", views.confirm_password, name="confirm_password"),
     path("account/password/", passwords.PasswordChangeView.as_view(), name="password_change"),
     path(

@@ -38,6 +38,14 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/home.html", {"has_2fa": has_2fa})
 
 
+@require_http_methods(["GET", "HEAD"])
+def session_changed(request: HttpRequest) -> HttpResponse:
+    """Where a request lands whose session another tab changed meanwhile (see
+    TwoTabsSessionMiddleware): says so, and offers the page again."""
+    back = safe_next(request, request.GET.get("next"))
+    return render(request, "accounts/session_changed.html", {"back": back})
+
+
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next") or request.GET.get("next") or ""
@@ -160,7 +168,7 @@ def confirm_password(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/confirm_password.html",
-        {"form": form, "next": next_url, "minutes": settings.TWOSTEP_REAUTH_SECONDS // 60},
+        {"form": form, "next": next_url, "duration": wait_phrase(settings.TWOSTEP_REAUTH_SECONDS)},
         status=400 if form.errors else 200,
     )
 

@@ -14,8 +14,15 @@ from twostep import clock
 from twostep.accounts.models import User
 from twostep.administration.policy import requirement
 
-# Paths a user who must enrol can still reach: the 2FA setup, signing out, the assets.
-ALLOWED_PREFIXES = ("/account/2fa/", "/account/confirm-password/", "/logout/", "/static/")
+# Paths a user who must enrol can still reach: the 2FA setup (and the password confirmation
+# it may ask for), the language switcher, signing out, the assets.
+ALLOWED_PREFIXES = (
+    "/account/2fa/",
+    "/account/confirm-password/",
+    "/i18n/setlang/",
+    "/logout/",
+    "/static/",
+)
 
 
 class OfficePolicyMiddleware:

@@ -21,7 +21,7 @@ class EventKind(models.TextChoices):
     TWO_FACTOR_DISABLED = "two_factor_disabled", _("2FA disabled")
     TWO_FACTOR_RESET = "two_factor_reset", _("2FA reset by the helpdesk")
     REAUTH_PASSWORD_REFUSED = "reauth_password_refused", _("Wrong password when changing 2FA")
-    RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used to sign in")
+    RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used")
     RECOVERY_CODES_REPLACED = "recovery_codes_replaced", _("New recovery codes made")
     PASSWORD_CHANGED = "password_changed", _("Password changed")
     PASSWORD_RESET = "password_reset", _("Password reset by email link")

@@ -25,6 +25,7 @@ SUBJECTS = {
     "code_refused": _("A wrong code was entered after your password"),
     "password_changed": _("Your password was changed"),
     "recovery_code_used": _("A recovery code was used to sign in"),
+    "recovery_code_used_for_change": _("A recovery code was used to confirm a change"),
     "recovery_codes_replaced": _("You have new recovery codes"),
     "two_factor_reminder": _("Your office asks you to turn on two-factor authentication"),
 }

@@ -73,14 +73,24 @@ def start_enrolment(user: User, *, fresh_key: bool = False) -> PendingEnrolment:
 
 def start_replacement(
     user: User, password: str, code: str, client: Client, *, fresh_key: bool = False
-) -> ReauthCheck:
+) -> tuple[ReauthCheck, PendingEnrolment | None]:
     """Set up a new phone while 2FA is on: the password and the current code, or a recovery
-    code, before a new key is shown (S37; counted if wrong)."""
+    code, before a new key is shown (S37; counted if wrong). Returns the pending key that
+    the check unlocked, for the caller to bind to the session that passed it."""
     with transaction.atomic():
         reauth = check_password_and_code(user, password, code, client, "set up a new phone")
-        if reauth.ok:
-            start_enrolment(user, fresh_key=fresh_key)
-    return reauth
+        pending = start_enrolment(user, fresh_key=fresh_key) if reauth.ok else None
+    return reauth, pending
+
+
+def pending_token(pending: PendingEnrolment) -> str:
+    """Names one pending key: it changes when a new key is made ("Get a new key instead").
+
+    A session that passed the password and code for a new phone keeps this token; only that
+    session may see and confirm the key it unlocked. Another session of the same user (an old
+    one left open, say) has no token, so it cannot bind its own app to the account.
+    """
+    return f"{pending.pk}:{pending.created_at.isoformat()}"
 
 
 def key_for_display(user: User, pending: PendingEnrolment) -> KeyForDisplay:

@@ -25,6 +25,7 @@ class CodeOutcome(enum.Enum):
     NOT_A_RECOVERY_CODE = "not_a_recovery_code"
     UNAVAILABLE = "unavailable"
     WRONG_SETUP_CODE = "wrong_setup_code"
+    WRONG_RECOVERY_CODE = "wrong_recovery_code"  # not one of the unused codes
 
     @property
     def counts_as_failure(self) -> bool:
@@ -79,6 +80,10 @@ class CodeCheck:
             )
             % {"contact": contact},
             CodeOutcome.NO_KEY: _("This 2FA setup has expired. Start again with Enable 2FA."),
+            CodeOutcome.WRONG_RECOVERY_CODE: _(
+                "That recovery code is not right, or it was already used: each one works "
+                "once. Enter another code from your list of recovery codes."
+            ),
             CodeOutcome.NOT_A_RECOVERY_CODE: _(
                 "Enter one of your recovery codes: 16 letters and digits, like abcd-efgh-jkmn-pqrs."
             ),

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from twostep import clock
-from twostep.audit import events
+from twostep.audit import events, notify
 from twostep.audit.models import EventKind
 from twostep.conf import get_settings
 from twostep.twofactor import limits
@@ -76,11 +76,22 @@ def check_current_password(user: User, password: str, client: Client, purpose: s
     if not allowance.allowed:
         return ReauthCheck(Reauth.WAIT, allowance.wait_seconds)
     if not user.check_password(password):
-        limits.record_failure(state, client.address, now)
+        newly_locked = limits.record_failure(state, client.address, now)
         events.record(
             EventKind.REAUTH_PASSWORD_REFUSED, subject=user, client=client, reason=purpose
         )
+        if newly_locked:
+            events.record(
+                EventKind.CODE_STEP_LOCKED,
+                subject=user,
+                client=client,
+                reason=f"wrong passwords: {purpose}",
+            )
+            transaction.on_commit(lambda: notify.notify(user, "code_step_locked", client))
         return ReauthCheck(Reauth.WRONG_PASSWORD)
+    # A right password does not reset the streak of failures (limits.record_success): only
+    # the second factor does. Otherwise someone who knows the password could type it on
+    # Confirm your password between guesses of the code and never meet a growing wait.
     return ReauthCheck(Reauth.OK)
 
 

@@ -144,7 +144,7 @@ def check_second_factor(user: User, typed: str, client: Client) -> CodeCheck:
     else as a 6-digit code. Either way the code is used up, as at sign-in.
     """
     if recovery_codes.normalise(typed):
-        return check_recovery_code(user, typed, client)
+        return check_recovery_code(user, typed, client, signing_in=False)
     return check_device_code(user, typed, client, Purpose.REAUTH)
 
 
@@ -181,9 +181,18 @@ def check_device_code(
 
 
 def check_recovery_code(
-    user: User, typed: str, client: Client, on_accept: Callable[[], None] | None = None
+    user: User,
+    typed: str,
+    client: Client,
+    on_accept: Callable[[], None] | None = None,
+    *,
+    signing_in: bool = True,
 ) -> CodeCheck:
-    """A recovery code instead of a code; marks it used with a conditional update (one use only)."""
+    """A recovery code instead of a code; marks it used with a conditional update (one use only).
+
+    ``signing_in`` is False when the code confirms a change (Disable 2FA, a new phone, new
+    recovery codes): the record and the email then say so, not "used to sign in".
+    """
 
     def attempt(canonical: str, now: datetime) -> CodeOutcome:
         unused = list(RecoveryCode.objects.filter(user=user, used_at__isnull=True))
@@ -192,23 +201,24 @@ def check_recovery_code(
             if recovery_codes.matches(canonical, row.digest, row.salt):
                 match = row
         if match is None:
-            return CodeOutcome.WRONG_CODE
+            return CodeOutcome.WRONG_RECOVERY_CODE  # a used code is no longer in the list
         won = RecoveryCode.objects.filter(pk=match.pk, used_at__isnull=True).update(used_at=now)
         if won != 1:
-            return CodeOutcome.REPLAYED
+            return CodeOutcome.WRONG_RECOVERY_CODE  # used by a concurrent request just now
+        use = "sign in" if signing_in else "confirm a change"
         events.record(
             EventKind.RECOVERY_CODE_USED,
             subject=user,
             client=client,
-            reason=f"{len(unused) - 1} left",
+            reason=f"to {use}; {len(unused) - 1} left",
         )
         return CodeOutcome.ACCEPTED
 
-    check = check_code(
-        user, typed, client, Purpose.RECOVERY, attempt, read_recovery_code, on_accept
-    )
+    purpose = Purpose.RECOVERY if signing_in else Purpose.REAUTH
+    check = check_code(user, typed, client, purpose, attempt, read_recovery_code, on_accept)
     if check.accepted:
-        notify.notify(user, "recovery_code_used", client)
+        what = "recovery_code_used" if signing_in else "recovery_code_used_for_change"
+        notify.notify(user, what, client)
     return check
 
 

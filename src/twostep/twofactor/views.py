@@ -12,15 +12,17 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from twostep.accounts import recent_auth
 from twostep.accounts.auth import signed_in_user
+from twostep.accounts.models import User
 from twostep.accounts.recent_auth import recent_auth_required
 from twostep.http import Client
 from twostep.twofactor import enrolment, recovery
 from twostep.twofactor.forms import CodeForm, PasswordAndCodeForm
-from twostep.twofactor.models import TwoFactorDevice
+from twostep.twofactor.models import PendingEnrolment, TwoFactorDevice
 from twostep.twofactor.qr import qr_svg
 from twostep.twofactor.removal import DisableOutcome, disable_with_password
 
 NEW_CODES_KEY = "twostep_new_recovery_codes"
+NEW_PHONE_UNLOCKED_KEY = "twostep_new_phone_unlocked"  # see enrolment.pending_token
 
 
 @login_required
@@ -34,6 +36,25 @@ def manage(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _replacement_unlocked(request: HttpRequest, pending: PendingEnrolment | None) -> bool:
+    """Whether this session passed the password and code that unlocked ``pending``."""
+    token = request.session.get(NEW_PHONE_UNLOCKED_KEY)
+    return pending is not None and token == enrolment.pending_token(pending)
+
+
+def _unlock_replacement(request: HttpRequest, pending: PendingEnrolment | None) -> None:
+    if pending is not None:
+        request.session[NEW_PHONE_UNLOCKED_KEY] = enrolment.pending_token(pending)
+
+
+def _ask_for_password_and_code(request: HttpRequest) -> HttpResponse:
+    messages.error(
+        request,
+        _("Enter your password and the code from your app to set up a new phone."),
+    )
+    return redirect("twofactor:manage")
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def start(request: HttpRequest) -> HttpResponse:
@@ -42,27 +63,28 @@ def start(request: HttpRequest) -> HttpResponse:
         return redirect("twofactor:manage")  # the button is a form on Manage 2FA
     user = signed_in_user(request)
     fresh_key = request.POST.get("fresh") == "1"
-    if TwoFactorDevice.objects.filter(user=user).exists():
-        form = PasswordAndCodeForm(request.POST)
-        if not form.is_valid():
-            messages.error(
-                request,
-                _("Enter your password and the code from your app to set up a new phone."),
-            )
-            return redirect("twofactor:manage")
-        reauth = enrolment.start_replacement(
-            user,
-            form.cleaned_data["password"],
-            form.cleaned_data["code"],
-            Client.from_request(request),
-            fresh_key=fresh_key,
-        )
-        if not reauth.ok:
-            messages.error(request, reauth.message())
-            return redirect("twofactor:manage")
-        recent_auth.mark(request)
+    if not TwoFactorDevice.objects.filter(user=user).exists():
+        enrolment.start_enrolment(user, fresh_key=fresh_key)
         return redirect("twofactor:setup")
-    enrolment.start_enrolment(user, fresh_key=fresh_key)
+    if fresh_key and _replacement_unlocked(request, enrolment.current_pending(user)):
+        # "Get a new key instead" on the new-phone page: this session already proved it.
+        _unlock_replacement(request, enrolment.start_enrolment(user, fresh_key=True))
+        return redirect("twofactor:setup")
+    form = PasswordAndCodeForm(request.POST)
+    if not form.is_valid():
+        return _ask_for_password_and_code(request)
+    reauth, pending = enrolment.start_replacement(
+        user,
+        form.cleaned_data["password"],
+        form.cleaned_data["code"],
+        Client.from_request(request),
+        fresh_key=fresh_key,
+    )
+    if not reauth.ok:
+        messages.error(request, reauth.message())
+        return redirect("twofactor:manage")
+    recent_auth.mark(request)
+    _unlock_replacement(request, pending)
     return redirect("twofactor:setup")
 
 
@@ -72,14 +94,16 @@ def setup(request: HttpRequest) -> HttpResponse:
     """Step 1: the QR code and the key. Reloading shows the same key."""
     user = signed_in_user(request)
     pending = enrolment.current_pending(user)
+    replacing = TwoFactorDevice.objects.filter(user=user).exists()
     if pending is None:
-        if not TwoFactorDevice.objects.filter(user=user).exists():
+        if not replacing:
             messages.info(
                 request, _("Start with Enable 2FA to get a key for your authenticator app.")
             )
         return redirect("twofactor:manage")
+    if replacing and not _replacement_unlocked(request, pending):
+        return _ask_for_password_and_code(request)
     shown = enrolment.key_for_display(user, pending)
-    replacing = TwoFactorDevice.objects.filter(user=user).exists()
     return render(
         request,
         "twofactor/setup.html",
@@ -93,22 +117,40 @@ def setup(request: HttpRequest) -> HttpResponse:
 def confirm(request: HttpRequest) -> HttpResponse:
     """Step 2: the first code from the app turns 2FA on."""
     user = signed_in_user(request)
-    if enrolment.current_pending(user) is None:
-        if request.method == "POST":
-            enrolment.discard_expired(user)
-        messages.info(request, _("This 2FA setup has expired. Start again with Enable 2FA."))
-        return redirect("twofactor:manage")
+    pending = enrolment.current_pending(user)
+    replacing = TwoFactorDevice.objects.filter(user=user).exists()
+    if pending is None:
+        return _no_live_pending_key(request, user, replacing)
+    if replacing and not _replacement_unlocked(request, pending):
+        return _ask_for_password_and_code(request)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         check, codes = enrolment.confirm_enrolment(
             request, user, form.cleaned_data["code"], Client.from_request(request)
         )
         if check.accepted:
+            request.session.pop(NEW_PHONE_UNLOCKED_KEY, None)
             request.session["twostep_just_enabled"] = True
             request.session[NEW_CODES_KEY] = codes
             return redirect("twofactor:enabled")
         form.add_error("code", check.message())
-    return render(request, "twofactor/confirm.html", {"form": form})
+    return render(request, "twofactor/confirm.html", {"form": form, "replacing": replacing})
+
+
+def _no_live_pending_key(request: HttpRequest, user: User, replacing: bool) -> HttpResponse:
+    """Back to Manage 2FA, saying why only when a setup really ran out.
+
+    After 2FA was turned on the key is gone on purpose: Back in the browser shows Manage 2FA
+    without a message about an expired setup that never expired.
+    """
+    expired = PendingEnrolment.objects.filter(user=user).exists()
+    if request.method == "POST":
+        enrolment.discard_expired(user)
+    if expired:
+        messages.info(request, _("This 2FA setup has expired. Start again with Enable 2FA."))
+    elif not replacing:
+        messages.info(request, _("Start with Enable 2FA to get a key for your authenticator app."))
+    return redirect("twofactor:manage")
 
 
 @login_required
