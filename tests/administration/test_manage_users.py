@@ -174,6 +174,29 @@ def test_s56_number_of_queries_does_not_grow_with_users(
     ]
 
 
+def test_a_late_page_computes_the_2fa_status_of_its_own_rows_only(
+    admin_client: Client, office: Office, frozen_clock: FrozenClock
+) -> None:
+    """The cost of a page must not grow with the office: the status subqueries (recovery
+    codes left, last code) run for the 25 rows of the page, never over the rows skipped
+    before it, so no query that computes them pages with OFFSET; the page's ids come first."""
+    bulk_users(office, 60, with_2fa_every=3)
+    admin_client.get(MANAGE_USERS)  # warm-up
+    for query in ({"page": "3"}, {"page": "2", "twofa": "off"}, {"page": "1", "twofa": "on"}):
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get(MANAGE_USERS, query)
+        assert response.status_code == 200 and rows(response.content), query
+        status = [q["sql"] for q in captured if "twofactor_recoverycode" in q["sql"]]
+        assert len(status) == 1, status
+        assert "OFFSET" not in status[0].upper() and " IN (" in status[0], status[0]
+    # 61 users by name ("Olga Admin" first): page 3 holds the last 11, each with its status.
+    last = rows(admin_client.get(MANAGE_USERS, {"page": "3"}).content)
+    assert list(last) == [f"user{i:03d}@example.com" for i in range(49, 60)]
+    assert [cells[3] for cells in last.values()] == [
+        "On" if i % 3 == 0 else "Off" for i in range(49, 60)
+    ], last
+
+
 def test_s57_member_agent_and_admin_without_office_get_403(
     client: Client, make_user: Callable[..., User], team: dict[str, User]
 ) -> None:

@@ -82,6 +82,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["email"]
+        # Administration > Manage users pages through an office by name.
+        indexes = [
+            models.Index(fields=["office", "full_name", "email"], name="accounts_user_office_name")
+        ]
         permissions = [("helpdesk_agent", "Can look up users and reset their 2FA")]
 
     def __str__(self) -> str:
