@@ -147,6 +147,8 @@ def test_a_lock_reached_with_wrong_passwords_is_recorded_and_emailed(
     assert locked.reason == "wrong passwords: confirm your password"
     assert "code step is locked" in mail.outbox[-1].subject
     assert "wrong codes or passwords" in mail.outbox[-1].body
+    # Wrong passwords come from someone who does not know it, in a signed-in browser.
+    assert "be using a browser where you are still signed in" in mail.outbox[-1].body
     assert GuessingState.objects.get(user=alice_with_totp).locked_at is not None
 
 
@@ -192,6 +194,8 @@ def test_a_request_whose_session_another_tab_ended_gets_a_page_not_a_400(
     assert page.status_code == 200
     text = page.content.decode()
     assert "changed in another tab or window at the same moment" in text
+    assert "could not finish" not in text  # the view's work may well be done
+    assert "What you asked for may already be done" in text
     assert 'href="/account/2fa/disable/"' in text
 
 
@@ -285,3 +289,102 @@ def test_a_head_request_to_a_page_that_needs_a_recent_password_leaves_no_message
     assert "Nothing was changed" not in messages_of(client)
     response = client.post(CONFIRM, {"code": "123456"})
     assert "Nothing was changed" in messages_of(client, "/account/confirm-password/")
+
+
+# --- round 2 review: every pending key belongs to one session, for a bounded time ----------
+
+
+def test_one_password_and_code_cannot_be_stretched_by_asking_for_new_keys(
+    verified_client: Client, alice_with_totp: User, frozen_clock: FrozenClock
+) -> None:
+    """ "Get a new key instead" makes a new key for the session that typed the password and
+    code, but the hold still ends ten minutes after that check: asking for a new key every
+    nine minutes does not keep the new-phone setup open for hours."""
+    frozen_clock.advance(30)
+    start(verified_client, password=PASSWORD, code=frozen_clock.code(SEED20))
+    frozen_clock.advance(9 * 60)
+    start(verified_client, fresh="1")
+    second = shown_key(verified_client)
+    frozen_clock.advance(2 * 60)  # 11 minutes after the password and code; the key is 2 old
+    for response in (verified_client.get(SETUP), verified_client.post(START, {"fresh": "1"})):
+        assert response.status_code == 302 and response.url == MANAGE
+    assert ASK_FOR_BOTH in messages_of(verified_client)
+    response = verified_client.post(CONFIRM, {"code": frozen_clock.code(second)})
+    assert response.status_code == 302 and response.url == MANAGE
+    assert device_key(alice_with_totp) == SEED20
+
+
+def test_another_session_never_sees_the_key_of_a_first_enrolment(
+    client: Client, alice: User, frozen_clock: FrozenClock
+) -> None:
+    """The first Enable 2FA too: a second session of the same user (signed in recently, so
+    past Confirm your password) is not shown the key being scanned elsewhere. If it presses
+    Enable 2FA itself it gets a key of its own, and the first session's key is gone."""
+    sign_in(client, alice.email)
+    other = Client()
+    sign_in(other, alice.email)
+    start(client)
+    first = shown_key(client)
+    assert shown_key(client) == first  # a reload (or a second tab: the same session)
+
+    response = other.get(SETUP)
+    assert response.status_code == 302 and response.url == MANAGE
+    assert "Start with Enable 2FA" in messages_of(other)
+    response = other.post(CONFIRM, {"code": frozen_clock.code(first)})
+    assert response.status_code == 302 and response.url == MANAGE
+    assert not TwoFactorDevice.objects.filter(user=alice).exists()
+
+    start(other)
+    own = shown_key(other)
+    assert own != first
+    assert client.get(SETUP).status_code == 302  # the first session's key was replaced
+    assert "Enable 2FA was started again in another browser or window" in messages_of(client)
+    frozen_clock.advance(30)
+    enrol(other, frozen_clock)
+    assert device_key(alice) == own
+
+
+def test_an_expired_new_phone_setup_names_the_button_that_starts_it_again(
+    verified_client: Client, alice_with_totp: User, frozen_clock: FrozenClock
+) -> None:
+    """A user with 2FA on has no Enable 2FA button: the message names Set up a new phone, on
+    the key page as on the code page."""
+    frozen_clock.advance(30)
+    start(verified_client, password=PASSWORD, code=frozen_clock.code(SEED20))
+    frozen_clock.advance(11 * 60)
+    for method, path in (("get", SETUP), ("post", CONFIRM)):
+        response = getattr(verified_client, method)(path, {"code": "1"})
+        assert response.status_code == 302 and response.url == MANAGE
+        said = messages_of(verified_client)
+        assert "Start again with Set up a new phone." in said and "Enable 2FA" not in said
+
+
+def test_a_recovery_code_lost_to_a_concurrent_request_is_not_reported_as_a_wrong_code(
+    verified_client: Client,
+    alice_with_totp: User,
+    frozen_clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A double submit of one recovery code: the request that loses the race is told the
+    code is used, counted as a replay, and sends no "a wrong code was entered" email."""
+    from twostep import recovery_codes
+    from twostep.twofactor.models import RecoveryCode
+
+    codes = replace_codes(alice_with_totp)
+    real_matches = recovery_codes.matches
+
+    def the_other_request_wins(canonical: str, digest: str, salt: str = "") -> bool:
+        found = real_matches(canonical, digest, salt)
+        if found:  # the concurrent request marks it used between the match and the update
+            RecoveryCode.objects.filter(digest=digest).update(used_at=clock.utcnow())
+        return found
+
+    monkeypatch.setattr(recovery_codes, "matches", the_other_request_wins)
+    mails_before = len(mail.outbox)
+    response = verified_client.post(DISABLE, {"password": PASSWORD, "code": codes[0]})
+    assert response.status_code == 200
+    assert "That recovery code is not right, or it was already used" in response.content.decode()
+    assert TwoFactorDevice.objects.filter(user=alice_with_totp).exists()
+    refused = SecurityEvent.objects.get(kind=EventKind.CODE_REFUSED, subject=alice_with_totp)
+    assert refused.reason == "reauth: recovery_code_replayed"
+    assert all("wrong code" not in m.subject for m in mail.outbox[mails_before:])

@@ -7,6 +7,7 @@ A confirmed device is replaced only when the new key's code is confirmed.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -85,12 +86,9 @@ def start_replacement(
 
 def pending_token(pending: PendingEnrolment) -> str:
     """Names one pending key: it changes when a new key is made ("Get a new key instead").
-
-    A session that passed the password and code for a new phone keeps this token; only that
-    session may see and confirm the key it unlocked. Another session of the same user (an old
-    one left open, say) has no token, so it cannot bind its own app to the account.
-    """
-    return f"{pending.pk}:{pending.created_at.isoformat()}"
+    The session that may see and confirm the key keeps it (``key_holder``)."""
+    sealed = pending.encrypted_key.encode()  # sealed with a fresh nonce: unique to this key
+    return f"{pending.pk}:{hashlib.sha256(sealed).hexdigest()[:32]}"
 
 
 def key_for_display(user: User, pending: PendingEnrolment) -> KeyForDisplay:

@@ -26,6 +26,7 @@ class CodeOutcome(enum.Enum):
     UNAVAILABLE = "unavailable"
     WRONG_SETUP_CODE = "wrong_setup_code"
     WRONG_RECOVERY_CODE = "wrong_recovery_code"  # not one of the unused codes
+    RECOVERY_CODE_REPLAYED = "recovery_code_replayed"  # used by a concurrent request just now
 
     @property
     def counts_as_failure(self) -> bool:
@@ -36,6 +37,11 @@ class CodeOutcome(enum.Enum):
             CodeOutcome.LOCKED,
             CodeOutcome.NO_KEY,
         }
+
+    @property
+    def is_replay(self) -> bool:
+        """A code that was right but already used: usually the user's own double submit."""
+        return self in {CodeOutcome.REPLAYED, CodeOutcome.RECOVERY_CODE_REPLAYED}
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,10 @@ class CodeCheck:
         wrong = {CodeOutcome.WRONG_CODE, CodeOutcome.WRONG_SETUP_CODE}
         if self.outcome in wrong and self.clock_offset_steps:
             return clock_hint(self.clock_offset_steps)
+        recovery_refused = _(
+            "That recovery code is not right, or it was already used: each one works "
+            "once. Enter another code from your list of recovery codes."
+        )
         messages = {
             CodeOutcome.WRONG_CODE: _(
                 "That code is not right. Enter the newest code shown by the authenticator "
@@ -80,10 +90,8 @@ class CodeCheck:
             )
             % {"contact": contact},
             CodeOutcome.NO_KEY: _("This 2FA setup has expired. Start again with Enable 2FA."),
-            CodeOutcome.WRONG_RECOVERY_CODE: _(
-                "That recovery code is not right, or it was already used: each one works "
-                "once. Enter another code from your list of recovery codes."
-            ),
+            CodeOutcome.WRONG_RECOVERY_CODE: recovery_refused,
+            CodeOutcome.RECOVERY_CODE_REPLAYED: recovery_refused,
             CodeOutcome.NOT_A_RECOVERY_CODE: _(
                 "Enter one of your recovery codes: 16 letters and digits, like abcd-efgh-jkmn-pqrs."
             ),

@@ -122,7 +122,7 @@ def check_code(
             elif (
                 first_of_streak
                 and purpose in {Purpose.LOGIN, Purpose.RECOVERY, Purpose.REAUTH}
-                and outcome is not CodeOutcome.REPLAYED  # usually the user's own double submit
+                and not outcome.is_replay  # usually the user's own double submit
             ):
                 notices.append("code_refused")
     for what in notices:
@@ -204,7 +204,7 @@ def check_recovery_code(
             return CodeOutcome.WRONG_RECOVERY_CODE  # a used code is no longer in the list
         won = RecoveryCode.objects.filter(pk=match.pk, used_at__isnull=True).update(used_at=now)
         if won != 1:
-            return CodeOutcome.WRONG_RECOVERY_CODE  # used by a concurrent request just now
+            return CodeOutcome.RECOVERY_CODE_REPLAYED
         use = "sign in" if signing_in else "confirm a change"
         events.record(
             EventKind.RECOVERY_CODE_USED,

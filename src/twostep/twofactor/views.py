@@ -15,14 +15,13 @@ from twostep.accounts.auth import signed_in_user
 from twostep.accounts.models import User
 from twostep.accounts.recent_auth import recent_auth_required
 from twostep.http import Client
-from twostep.twofactor import enrolment, recovery
+from twostep.twofactor import enrolment, key_holder, recovery
 from twostep.twofactor.forms import CodeForm, PasswordAndCodeForm
 from twostep.twofactor.models import PendingEnrolment, TwoFactorDevice
 from twostep.twofactor.qr import qr_svg
 from twostep.twofactor.removal import DisableOutcome, disable_with_password
 
 NEW_CODES_KEY = "twostep_new_recovery_codes"
-NEW_PHONE_UNLOCKED_KEY = "twostep_new_phone_unlocked"  # see enrolment.pending_token
 
 
 @login_required
@@ -34,17 +33,6 @@ def manage(request: HttpRequest) -> HttpResponse:
         "twofactor/manage.html",
         {"device": device, "codes_left": recovery.remaining(user) if device else 0},
     )
-
-
-def _replacement_unlocked(request: HttpRequest, pending: PendingEnrolment | None) -> bool:
-    """Whether this session passed the password and code that unlocked ``pending``."""
-    token = request.session.get(NEW_PHONE_UNLOCKED_KEY)
-    return pending is not None and token == enrolment.pending_token(pending)
-
-
-def _unlock_replacement(request: HttpRequest, pending: PendingEnrolment | None) -> None:
-    if pending is not None:
-        request.session[NEW_PHONE_UNLOCKED_KEY] = enrolment.pending_token(pending)
 
 
 def _ask_for_password_and_code(request: HttpRequest) -> HttpResponse:
@@ -63,12 +51,16 @@ def start(request: HttpRequest) -> HttpResponse:
         return redirect("twofactor:manage")  # the button is a form on Manage 2FA
     user = signed_in_user(request)
     fresh_key = request.POST.get("fresh") == "1"
+    current = enrolment.current_pending(user)
     if not TwoFactorDevice.objects.filter(user=user).exists():
-        enrolment.start_enrolment(user, fresh_key=fresh_key)
+        # Another session's key is never handed over: this one gets a key of its own.
+        fresh_key = fresh_key or not key_holder.holds(request, current)
+        key_holder.hold(request, enrolment.start_enrolment(user, fresh_key=fresh_key))
         return redirect("twofactor:setup")
-    if fresh_key and _replacement_unlocked(request, enrolment.current_pending(user)):
+    if fresh_key and key_holder.holds(request, current):
         # "Get a new key instead" on the new-phone page: this session already proved it.
-        _unlock_replacement(request, enrolment.start_enrolment(user, fresh_key=True))
+        new_key = enrolment.start_enrolment(user, fresh_key=True)
+        key_holder.hold(request, new_key, keep_start=True)
         return redirect("twofactor:setup")
     form = PasswordAndCodeForm(request.POST)
     if not form.is_valid():
@@ -84,7 +76,8 @@ def start(request: HttpRequest) -> HttpResponse:
         messages.error(request, reauth.message())
         return redirect("twofactor:manage")
     recent_auth.mark(request)
-    _unlock_replacement(request, pending)
+    if pending is not None:
+        key_holder.hold(request, pending)
     return redirect("twofactor:setup")
 
 
@@ -96,13 +89,9 @@ def setup(request: HttpRequest) -> HttpResponse:
     pending = enrolment.current_pending(user)
     replacing = TwoFactorDevice.objects.filter(user=user).exists()
     if pending is None:
-        if not replacing:
-            messages.info(
-                request, _("Start with Enable 2FA to get a key for your authenticator app.")
-            )
-        return redirect("twofactor:manage")
-    if replacing and not _replacement_unlocked(request, pending):
-        return _ask_for_password_and_code(request)
+        return _no_live_pending_key(request, user, replacing)
+    if not key_holder.holds(request, pending):
+        return _not_this_sessions_key(request, pending, replacing)
     shown = enrolment.key_for_display(user, pending)
     return render(
         request,
@@ -121,15 +110,15 @@ def confirm(request: HttpRequest) -> HttpResponse:
     replacing = TwoFactorDevice.objects.filter(user=user).exists()
     if pending is None:
         return _no_live_pending_key(request, user, replacing)
-    if replacing and not _replacement_unlocked(request, pending):
-        return _ask_for_password_and_code(request)
+    if not key_holder.holds(request, pending):
+        return _not_this_sessions_key(request, pending, replacing)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         check, codes = enrolment.confirm_enrolment(
             request, user, form.cleaned_data["code"], Client.from_request(request)
         )
         if check.accepted:
-            request.session.pop(NEW_PHONE_UNLOCKED_KEY, None)
+            key_holder.release(request)
             request.session["twostep_just_enabled"] = True
             request.session[NEW_CODES_KEY] = codes
             return redirect("twofactor:enabled")
@@ -146,9 +135,34 @@ def _no_live_pending_key(request: HttpRequest, user: User, replacing: bool) -> H
     expired = PendingEnrolment.objects.filter(user=user).exists()
     if request.method == "POST":
         enrolment.discard_expired(user)
-    if expired:
+    if expired and replacing:
+        messages.info(
+            request,
+            _("This setup of a new phone has expired. Start again with Set up a new phone."),
+        )
+    elif expired:
         messages.info(request, _("This 2FA setup has expired. Start again with Enable 2FA."))
     elif not replacing:
+        messages.info(request, _("Start with Enable 2FA to get a key for your authenticator app."))
+    return redirect("twofactor:manage")
+
+
+def _not_this_sessions_key(
+    request: HttpRequest, pending: PendingEnrolment, replacing: bool
+) -> HttpResponse:
+    """The live pending key belongs to another session, or this session's hold ran out."""
+    if replacing:
+        return _ask_for_password_and_code(request)
+    if key_holder.held_another_key(request, pending):
+        messages.info(
+            request,
+            _(
+                "Enable 2FA was started again in another browser or window, so the key shown "
+                "here no longer works. Press Enable 2FA for a new key, and delete the old "
+                "entry from your authenticator app."
+            ),
+        )
+    else:
         messages.info(request, _("Start with Enable 2FA to get a key for your authenticator app."))
     return redirect("twofactor:manage")
 
