@@ -23,6 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -281,6 +282,17 @@ def profile_code_step(server: Server, product: str, out_dir: Path, seconds: int)
     return {"run": result, "folded": [str(d) for d, _ in procs], **fold([d for d, _ in procs])}
 
 
+def folded_stacks(files: list[Path]) -> Iterator[tuple[str, int]]:
+    """(stack, samples) of each line of py-spy's folded output ("a;b;c 12"), over ``files``."""
+    for f in files:
+        if not f.exists():
+            continue
+        for line in f.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if count.isdigit():
+                yield stack, int(count)
+
+
 def fold(files: list[Path]) -> dict:
     """Inclusive share of samples by where a stack passes (ours, Django, database, ...)."""
     total = 0
@@ -302,40 +314,32 @@ def fold(files: list[Path]) -> dict:
         "two_factor + formtools wizard (peer)": 0,
     }
     own: dict[str, int] = {}
-    for f in files:
-        if not f.exists():
-            continue
-        for line in f.read_text().splitlines():
-            stack, _, count = line.rpartition(" ")
-            if not count.isdigit():
-                continue
-            n = int(count)
-            total += n
-            frames = stack.split(";")
-            leaf = frames[-1] if frames else ""
-            own[leaf] = own.get(leaf, 0) + n
-            checks = {
-                "argon2 (password hash)": "argon2" in stack,
-                "sqlite3/psycopg (database driver)": "sqlite3" in stack or "psycopg" in stack,
-                "twostep (our code, inclusive)": "twostep/" in stack,
-                "twostep.twofactor.verification.check_code": "check_code (twostep" in stack,
-                "twostep.twofactor.limits": "twofactor/limits.py" in stack,
-                "twostep.audit.events.record": "record (twostep/audit/events.py" in stack,
-                "twostep.accounts.pending.pending_user": "pending_user (twostep" in stack,
-                "django.contrib.auth.login": "login (django/contrib/auth/__init__.py" in stack,
-                "django session load/save": "sessions/backends" in stack,
-                "template rendering": "django/template" in stack,
-                "logging (JSON request log)": "logging/__init__.py" in stack,
-                "gunicorn idle (waiting for a request)": "wait (gunicorn" in stack
-                or "select (selectors" in stack,
-                "twostep.twofactor.keyring (AES-GCM unseal)": "twofactor/keyring.py" in stack,
-                "django_otp (peer)": "django_otp/" in stack,
-                "two_factor + formtools wizard (peer)": "two_factor/" in stack
-                or "formtools/" in stack,
-            }
-            for k, hit in checks.items():
-                if hit:
-                    buckets[k] += n
+    for stack, n in folded_stacks(files):
+        total += n
+        frames = stack.split(";")
+        leaf = frames[-1] if frames else ""
+        own[leaf] = own.get(leaf, 0) + n
+        checks = {
+            "argon2 (password hash)": "argon2" in stack,
+            "sqlite3/psycopg (database driver)": "sqlite3" in stack or "psycopg" in stack,
+            "twostep (our code, inclusive)": "twostep/" in stack,
+            "twostep.twofactor.verification.check_code": "check_code (twostep" in stack,
+            "twostep.twofactor.limits": "twofactor/limits.py" in stack,
+            "twostep.audit.events.record": "record (twostep/audit/events.py" in stack,
+            "twostep.accounts.pending.pending_user": "pending_user (twostep" in stack,
+            "django.contrib.auth.login": "login (django/contrib/auth/__init__.py" in stack,
+            "django session load/save": "sessions/backends" in stack,
+            "template rendering": "django/template" in stack,
+            "logging (JSON request log)": "logging/__init__.py" in stack,
+            "gunicorn idle (waiting for a request)": "wait (gunicorn" in stack
+            or "select (selectors" in stack,
+            "twostep.twofactor.keyring (AES-GCM unseal)": "twofactor/keyring.py" in stack,
+            "django_otp (peer)": "django_otp/" in stack,
+            "two_factor + formtools wizard (peer)": "two_factor/" in stack or "formtools/" in stack,
+        }
+        for k, hit in checks.items():
+            if hit:
+                buckets[k] += n
     top = sorted(own.items(), key=lambda kv: -kv[1])[:15]
     return {
         "samples": total,

@@ -1073,17 +1073,11 @@ def where(files: list[Path]) -> dict:
     """Inclusive share of samples whose stack passes through each of WHERE's markers."""
     total = 0
     hits = dict.fromkeys(WHERE, 0)
-    for f in files:
-        if not f.exists():
-            continue
-        for line in f.read_text().splitlines():
-            stack, _, count = line.rpartition(" ")
-            if not count.isdigit():
-                continue
-            total += int(count)
-            for k, marker in WHERE.items():
-                if marker in stack:
-                    hits[k] += int(count)
+    for stack, n in harness.folded_stacks(files):
+        total += n
+        for k, marker in WHERE.items():
+            if marker in stack:
+                hits[k] += n
     return {
         "samples": total,
         **{k: round(100 * v / total, 1) if total else 0 for k, v in hits.items()},
