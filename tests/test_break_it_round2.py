@@ -388,3 +388,24 @@ def test_a_recovery_code_lost_to_a_concurrent_request_is_not_reported_as_a_wrong
     refused = SecurityEvent.objects.get(kind=EventKind.CODE_REFUSED, subject=alice_with_totp)
     assert refused.reason == "reauth: recovery_code_replayed"
     assert all("wrong code" not in m.subject for m in mail.outbox[mails_before:])
+
+
+def test_a_key_replaced_between_the_check_and_the_confirmation_is_not_bound(
+    alice: User, frozen_clock: FrozenClock, rf: RequestFactory
+) -> None:
+    """The confirmation names the key the session was shown: if another session replaced
+    it a moment earlier, the code (of either key) binds nothing."""
+    from twostep.http import Client as HttpClient
+    from twostep.twofactor import enrolment
+    from twostep.twofactor.outcomes import CodeOutcome
+
+    shown = enrolment.start_enrolment(alice)
+    replaced = enrolment.start_enrolment(alice, fresh_key=True)
+    request = rf.post(CONFIRM)
+    for key in (shown, replaced):
+        code = frozen_clock.code(unseal(alice.pk, key.encrypted_key))
+        check, codes = enrolment.confirm_enrolment(
+            request, alice, shown, code, HttpClient.from_request(request)
+        )
+        assert check.outcome is CodeOutcome.NO_KEY and codes == []
+    assert not TwoFactorDevice.objects.filter(user=alice).exists()

@@ -102,9 +102,12 @@ def key_for_display(user: User, pending: PendingEnrolment) -> KeyForDisplay:
 
 
 def confirm_enrolment(
-    request: HttpRequest, user: User, raw_code: str, client: Client
+    request: HttpRequest, user: User, shown: PendingEnrolment, raw_code: str, client: Client
 ) -> tuple[CodeCheck, list[str]]:
-    """Turn 2FA on with the pending key when ``raw_code`` is its current code.
+    """Turn 2FA on with the pending key ``shown`` when ``raw_code`` is its current code.
+
+    ``shown`` is the key this session was shown; if another session replaced it meanwhile,
+    nothing is confirmed (NO_KEY), so only a key the user saw can ever be bound.
 
     The accepted step is stored as used, so the enrolment code cannot log in again.
     Other sessions of the user are signed out; this one continues, rotated. Returns the new
@@ -114,7 +117,7 @@ def confirm_enrolment(
 
     def attempt(digits: str, now: datetime) -> CodeOutcome | CodeCheck:
         pending = PendingEnrolment.objects.select_for_update().filter(user=user).first()
-        if pending is None:
+        if pending is None or pending_token(pending) != pending_token(shown):
             return CodeOutcome.NO_KEY
         if pending.created_at + PENDING_LIFETIME <= now:
             pending.delete()  # an expired key is discarded, never confirmed (S38)

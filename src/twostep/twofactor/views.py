@@ -81,17 +81,29 @@ def start(request: HttpRequest) -> HttpResponse:
     return redirect("twofactor:setup")
 
 
-@login_required
-@recent_auth_required()
-def setup(request: HttpRequest) -> HttpResponse:
-    """Step 1: the QR code and the key. Reloading shows the same key."""
-    user = signed_in_user(request)
+def _this_sessions_pending_key(
+    request: HttpRequest, user: User
+) -> tuple[PendingEnrolment, bool] | HttpResponse:
+    """The live pending key this session may see and confirm, and whether it replaces a
+    confirmed one; or, when there is none, the way back to Manage 2FA with the reason."""
     pending = enrolment.current_pending(user)
     replacing = TwoFactorDevice.objects.filter(user=user).exists()
     if pending is None:
         return _no_live_pending_key(request, user, replacing)
     if not key_holder.holds(request, pending):
         return _not_this_sessions_key(request, pending, replacing)
+    return pending, replacing
+
+
+@login_required
+@recent_auth_required()
+def setup(request: HttpRequest) -> HttpResponse:
+    """Step 1: the QR code and the key. Reloading shows the same key."""
+    user = signed_in_user(request)
+    found = _this_sessions_pending_key(request, user)
+    if isinstance(found, HttpResponse):
+        return found
+    pending, replacing = found
     shown = enrolment.key_for_display(user, pending)
     return render(
         request,
@@ -106,16 +118,14 @@ def setup(request: HttpRequest) -> HttpResponse:
 def confirm(request: HttpRequest) -> HttpResponse:
     """Step 2: the first code from the app turns 2FA on."""
     user = signed_in_user(request)
-    pending = enrolment.current_pending(user)
-    replacing = TwoFactorDevice.objects.filter(user=user).exists()
-    if pending is None:
-        return _no_live_pending_key(request, user, replacing)
-    if not key_holder.holds(request, pending):
-        return _not_this_sessions_key(request, pending, replacing)
+    found = _this_sessions_pending_key(request, user)
+    if isinstance(found, HttpResponse):
+        return found
+    pending, replacing = found
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         check, codes = enrolment.confirm_enrolment(
-            request, user, form.cleaned_data["code"], Client.from_request(request)
+            request, user, pending, form.cleaned_data["code"], Client.from_request(request)
         )
         if check.accepted:
             key_holder.release(request)
