@@ -99,8 +99,10 @@ def classify(response: Response) -> str:
         return "wait"
     if response.status == 302 and response.location.startswith("/login/"):
         return "pending gone"  # the winner's login() ended the shared pending state first
-    if response.status == 400:
-        return "session ended"  # Django: the session was deleted before this request finished
+    if response.status == 303 and response.location.startswith("/session-changed/"):
+        # The session was deleted before this request finished (the winner's login rotated
+        # it): TwoTabsSessionMiddleware's page, never Django's bare 400.
+        return "session ended"
     if response.status == 200 and "That code is not right" in response.text:
         return "wrong"
     return f"HTTP {response.status}"

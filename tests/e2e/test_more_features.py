@@ -103,7 +103,9 @@ def test_recovery_code_and_clock_hint_in_the_browser(
     page.get_by_role("link", name="Use a recovery code instead").click()
     page.get_by_label("Recovery code").fill(codes[0])
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("alert")).to_contain_text("That code is not right")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "That recovery code is not right, or it was already used"
+    )
     wait_for_step(step + 1)
 
 
