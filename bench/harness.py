@@ -271,15 +271,20 @@ def profile_code_step(server: Server, product: str, out_dir: Path, seconds: int)
         procs.append(
             (dest, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         )
+    wait_for_profilers(procs, seconds)
+    gen.communicate(timeout=seconds + 120)
+    result = json.loads(out.read_text())[0]
+    return {"run": result, "folded": [str(d) for d, _ in procs], **fold([d for d, _ in procs])}
+
+
+def wait_for_profilers(procs: list[tuple[Path, subprocess.Popen]], seconds: int) -> None:
+    """Let each py-spy finish its recording; interrupt one that overruns (it then writes)."""
     for _, p in procs:
         try:
             p.wait(timeout=seconds + 60)
         except subprocess.TimeoutExpired:
             p.send_signal(signal.SIGINT)
             p.wait(timeout=10)
-    gen.communicate(timeout=seconds + 120)
-    result = json.loads(out.read_text())[0]
-    return {"run": result, "folded": [str(d) for d, _ in procs], **fold([d for d, _ in procs])}
 
 
 def folded_stacks(files: list[Path]) -> Iterator[tuple[str, int]]:

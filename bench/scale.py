@@ -39,7 +39,6 @@ import json
 import os
 import random
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -1042,12 +1041,7 @@ def pyspy(server: harness.Server, dest: str, seconds: int, load) -> dict:  # typ
         )
     time.sleep(1)
     res = load()
-    for _, p in procs:
-        try:
-            p.wait(timeout=seconds + 60)
-        except subprocess.TimeoutExpired:
-            p.send_signal(signal.SIGINT)
-            p.wait(timeout=10)
+    harness.wait_for_profilers(procs, seconds)
     files = [f for f, _ in procs]
     return {
         "run": res,
