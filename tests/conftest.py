@@ -12,6 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.transaction import Atomic
 from django.test import Client
 
 from twostep import clock, otp
@@ -156,3 +159,38 @@ def compiled_translations() -> None:
     if stale:
         trans_real._translations = {}  # drop catalogues loaded before the compilation
         trans_real._default = None
+
+
+def _only_test_wrappers_open(connection: BaseDatabaseWrapper) -> bool:
+    """Whether the only open atomic blocks are the ones a test wraps itself in."""
+    blocks = connection.atomic_blocks
+    return bool(blocks) and all(getattr(b, "_from_testcase", False) for b in blocks)
+
+
+@pytest.fixture(autouse=True)
+def on_commit_as_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``transaction.on_commit`` callbacks run when the product's own outermost transaction
+    commits, as they do in production, not never (which is what a test wrapped in a
+    transaction gives). A callback registered outside any product transaction runs at once;
+    one registered in a block that rolls back is dropped by Django as usual."""
+    original_on_commit = BaseDatabaseWrapper.on_commit
+    original_exit = Atomic.__exit__
+
+    def on_commit(
+        self: BaseDatabaseWrapper, func: Callable[[], object], robust: bool = False
+    ) -> None:
+        if _only_test_wrappers_open(self):
+            func()
+        else:
+            original_on_commit(self, func, robust)
+
+    def exit_atomic(self: Atomic, exc_type: object, exc: object, tb: object) -> None:
+        original_exit(self, exc_type, exc, tb)  # type: ignore[arg-type]
+        connection = transaction.get_connection(self.using)
+        if exc_type is None and _only_test_wrappers_open(connection):
+            pending, connection.run_on_commit = connection.run_on_commit, []
+            for _, func, _robust in pending:
+                func()
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "on_commit", on_commit)
+    monkeypatch.setattr(Atomic, "__exit__", exit_atomic)

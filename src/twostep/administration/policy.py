@@ -6,6 +6,7 @@ they can reach nothing but the 2FA setup pages (and sign out) until 2FA is on.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -75,16 +76,23 @@ def set_policy(
         )
 
 
-def send_reminder(admin: User, user: User, client: Client) -> bool:
-    """Email a user of the admin's office who still has no 2FA; False if there is nothing to do."""
+class Reminder(enum.Enum):
+    SENT = "sent"
+    NOT_NEEDED = "not needed"
+    NOT_SENT = "not sent"  # the mail server refused it or could not be reached
+
+
+def send_reminder(admin: User, user: User, client: Client) -> Reminder:
+    """Email a user of the admin's office who still has no 2FA; recorded only once sent."""
     need = requirement(user)
     if not need.required or user.office_id != admin.office_id:
-        return False
-    events.record(EventKind.TWO_FACTOR_REMINDER_SENT, subject=user, actor=admin, client=client)
+        return Reminder.NOT_NEEDED
     with translation.override(notify.email_language(user)):
         deadline = _deadline_text(need.deadline)
-    notify.notify(user, "two_factor_reminder", client, reason=deadline)
-    return True
+    if not notify.send(user, "two_factor_reminder", client, reason=deadline):
+        return Reminder.NOT_SENT
+    events.record(EventKind.TWO_FACTOR_REMINDER_SENT, subject=user, actor=admin, client=client)
+    return Reminder.SENT
 
 
 def _deadline_text(deadline: datetime | None) -> str:

@@ -16,7 +16,7 @@ from twostep import clock
 from twostep.accounts.models import User
 from twostep.accounts.recent_auth import recent_auth_required
 from twostep.administration.forms import PolicyForm
-from twostep.administration.policy import deadline_for, send_reminder, set_policy
+from twostep.administration.policy import Reminder, deadline_for, send_reminder, set_policy
 from twostep.http import Client
 from twostep.twofactor.models import TwoFactorDevice
 from twostep.twofactor.status import with_two_factor_status
@@ -122,8 +122,18 @@ def change_policy(request: HttpRequest) -> HttpResponse:
 def remind(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = _office_admin(request)
     user = get_object_or_404(User, pk=user_id, office_id=admin.office_id)
-    if send_reminder(admin, user, Client.from_request(request)):
+    sent = send_reminder(admin, user, Client.from_request(request))
+    if sent is Reminder.SENT:
         messages.success(request, _("Reminder sent to %(email)s.") % {"email": user.email})
+    elif sent is Reminder.NOT_SENT:
+        messages.error(
+            request,
+            _(
+                "The reminder to %(email)s could not be sent: the mail server did not take it. "
+                "Try again later, or tell your operator if it keeps happening."
+            )
+            % {"email": user.email},
+        )
     else:
         messages.info(request, _("%(email)s needs no reminder.") % {"email": user.email})
     return redirect("administration:manage_users")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
@@ -14,8 +17,12 @@ from twostep import clock
 from twostep.conf import get_settings
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from twostep.accounts.models import User
     from twostep.http import Client
+
+logger = logging.getLogger(__name__)
 
 SUBJECTS = {
     "two_factor_enabled": _("Two-factor authentication was turned on"),
@@ -37,11 +44,25 @@ def email_language(user: User) -> str:
 
 
 def notify(user: User, what: str, client: Client, reason: str = "") -> None:
-    """Send one email about ``what`` (a key of SUBJECTS) to the user's address, in their
-    language (``email_language``)."""
+    """Email the user about ``what`` (a key of SUBJECTS) once the change is committed.
+
+    The mail waits for the commit of the transaction around the change (at once when there is
+    none), so that a mail server that is down or slow can neither roll back what the mail
+    reports (a counted wrong code, say) nor hold a lock while it answers; a mail that cannot
+    be sent is logged, and the change stands.
+    """
+    when = clock.utcnow()
+    transaction.on_commit(lambda: send(user, what, client, reason, when=when))
+
+
+def send(
+    user: User, what: str, client: Client, reason: str = "", *, when: datetime | None = None
+) -> bool:
+    """Send the email now, in the user's language (``email_language``); False if the mail
+    server refused it or could not be reached (logged)."""
     context = {
         "user": user,
-        "when": clock.utcnow(),
+        "when": when or clock.utcnow(),
         "client": client,
         "reason": reason,
         "helpdesk_contact": get_settings().helpdesk_contact,
@@ -50,4 +71,9 @@ def notify(user: User, what: str, client: Client, reason: str = "") -> None:
     with translation.override(email_language(user)):
         body = render_to_string(f"audit/email/{what}.txt", context)
         subject = f"[{get_settings().issuer}] {SUBJECTS[what]}"
-    send_mail(subject, body, None, [user.email])
+    try:
+        send_mail(subject, body, None, [user.email])
+    except (smtplib.SMTPException, OSError):
+        logger.exception("The %s email to user %s could not be sent", what, user.pk)
+        return False
+    return True

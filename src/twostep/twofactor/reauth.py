@@ -87,7 +87,7 @@ def check_current_password(user: User, password: str, client: Client, purpose: s
                 client=client,
                 reason=f"wrong passwords: {purpose}",
             )
-            transaction.on_commit(lambda: notify.notify(user, "code_step_locked", client))
+            notify.notify(user, "code_step_locked", client)  # sent once committed
         return ReauthCheck(Reauth.WRONG_PASSWORD)
     # A right password does not reset the streak of failures (limits.record_success): only
     # the second factor does. Otherwise someone who knows the password could type it on

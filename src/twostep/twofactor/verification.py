@@ -77,7 +77,8 @@ def check_code(
 
     ``on_accept`` runs inside the same transaction when the code is accepted (signing in):
     one write transaction per code step, which is what SQLite's single writer lock rewards.
-    Emails are sent after the transaction, never while it holds the lock.
+    Emails go out once the outermost transaction commits (``notify``), never while a lock
+    is held, and a mail server that is down never undoes a count.
     """
     now = clock.utcnow()
     notices: list[str] = []
