@@ -400,7 +400,7 @@ def test_a_key_replaced_between_the_check_and_the_confirmation_is_not_bound(
     from twostep.twofactor.outcomes import CodeOutcome
 
     shown = enrolment.start_enrolment(alice)
-    replaced = enrolment.start_enrolment(alice, fresh_key=True)
+    replaced = enrolment.start_enrolment(alice)
     request = rf.post(CONFIRM)
     for key in (shown, replaced):
         code = frozen_clock.code(unseal(alice.pk, key.encrypted_key))

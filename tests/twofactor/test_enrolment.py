@@ -371,8 +371,13 @@ def test_c13_s25_reenrolment_keeps_the_old_key_until_the_new_one_is_confirmed(
 
     frozen_clock.advance(30)
     start(verified_client, password=PASSWORD, code=frozen_clock.code(SEED20))
-    assert shown_key(verified_client) == new_key  # still the same pending key
+    abandoned, new_key = new_key, shown_key(verified_client)
+    # A new session never takes over a key shown to an earlier one: it gets its own.
+    assert new_key not in (abandoned, SEED20)
     frozen_clock.advance(30)
+    response = verified_client.post(CONFIRM, {"code": frozen_clock.code(abandoned)})
+    assert response.status_code == 200 and device_key(alice) == SEED20
+    frozen_clock.advance(2)  # past the growing wait after that wrong code
     response = verified_client.post(CONFIRM, {"code": frozen_clock.code(new_key)})
     assert response.status_code == 302 and response.url == DONE
     assert device_key(alice) == new_key

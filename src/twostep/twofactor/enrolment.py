@@ -7,7 +7,6 @@ A confirmed device is replaced only when the new key's code is confirmed.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -21,7 +20,7 @@ from twostep.accounts.sessions import sign_out_other_sessions
 from twostep.audit import events, notify
 from twostep.audit.models import EventKind
 from twostep.conf import get_settings
-from twostep.twofactor.models import PendingEnrolment, TwoFactorDevice
+from twostep.twofactor.models import PendingEnrolment, TwoFactorDevice, new_pending_token
 from twostep.twofactor.outcomes import CodeCheck, CodeOutcome
 from twostep.twofactor.reauth import ReauthCheck, check_password_and_code
 from twostep.twofactor.recovery import replace_codes
@@ -58,37 +57,48 @@ def discard_expired(user: User) -> None:
     ).delete()
 
 
-def start_enrolment(user: User, *, fresh_key: bool = False) -> PendingEnrolment:
-    """Keep the live pending key, or make one (also when asked for a fresh one)."""
+def start_enrolment(user: User, *, keep: str | None = None) -> PendingEnrolment:
+    """Keep the live pending key named ``keep`` (``pending_token``: the one this session
+    holds), or make a new one.
+
+    The comparison is made under the row lock: a key made by another session between this
+    session's look and its lock is replaced, never handed over to this session as its own.
+    """
     with transaction.atomic():
         pending = PendingEnrolment.objects.select_for_update().filter(user=user).first()
         live = pending is not None and pending.created_at + PENDING_LIFETIME > clock.utcnow()
-        if pending is not None and live and not fresh_key:
+        if pending is not None and live and keep is not None and pending_token(pending) == keep:
             return pending
         encrypted = seal(user, otp.new_key())
         pending, _ = PendingEnrolment.objects.update_or_create(
-            user=user, defaults={"encrypted_key": encrypted, "created_at": clock.utcnow()}
+            user=user,
+            defaults={
+                "encrypted_key": encrypted,
+                "created_at": clock.utcnow(),
+                "token": new_pending_token(),
+            },
         )
         return pending
 
 
 def start_replacement(
-    user: User, password: str, code: str, client: Client, *, fresh_key: bool = False
+    user: User, password: str, code: str, client: Client, *, keep: str | None = None
 ) -> tuple[ReauthCheck, PendingEnrolment | None]:
     """Set up a new phone while 2FA is on: the password and the current code, or a recovery
     code, before a new key is shown (S37; counted if wrong). Returns the pending key that
-    the check unlocked, for the caller to bind to the session that passed it."""
+    the check unlocked (``keep`` if this session already holds it, else a new one), for the
+    caller to bind to the session that passed it."""
     with transaction.atomic():
         reauth = check_password_and_code(user, password, code, client, "set up a new phone")
-        pending = start_enrolment(user, fresh_key=fresh_key) if reauth.ok else None
+        pending = start_enrolment(user, keep=keep) if reauth.ok else None
     return reauth, pending
 
 
 def pending_token(pending: PendingEnrolment) -> str:
-    """Names one pending key: it changes when a new key is made ("Get a new key instead").
-    The session that may see and confirm the key keeps it (``key_holder``)."""
-    sealed = pending.encrypted_key.encode()  # sealed with a fresh nonce: unique to this key
-    return f"{pending.pk}:{hashlib.sha256(sealed).hexdigest()[:32]}"
+    """Names one pending key: it changes when a new key is made ("Get a new key instead"),
+    not when the key ring re-encrypts it. The session that may see and confirm the key
+    keeps it (``key_holder``)."""
+    return f"{pending.pk}:{pending.token}"
 
 
 def key_for_display(user: User, pending: PendingEnrolment) -> KeyForDisplay:

@@ -5,6 +5,8 @@ Keys are stored only encrypted (twofactor.keyring); no model exposes them in cle
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 
@@ -48,6 +50,10 @@ class RecoveryCode(models.Model):
         return f"Recovery code of user {self.user_id}"
 
 
+def new_pending_token() -> str:
+    return secrets.token_hex(16)
+
+
 class PendingEnrolment(models.Model):
     """A key shown to the user but not yet confirmed by a code. Protects nothing."""
 
@@ -56,6 +62,9 @@ class PendingEnrolment(models.Model):
     )
     encrypted_key = models.TextField()
     created_at = models.DateTimeField()
+    # Names this key (``enrolment.pending_token``), new with every key; unlike the sealed
+    # key, it survives ``rotate_keyring``, so a setup in progress is not lost by a rotation.
+    token = models.CharField(max_length=32, default=new_pending_token)
 
     def __str__(self) -> str:
         return f"Pending enrolment of user {self.user_id}"

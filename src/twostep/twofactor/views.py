@@ -52,15 +52,15 @@ def start(request: HttpRequest) -> HttpResponse:
     user = signed_in_user(request)
     fresh_key = request.POST.get("fresh") == "1"
     current = enrolment.current_pending(user)
+    holds_current = key_holder.holds(request, current)
+    # Only the key this session holds is ever kept; any other is replaced, never handed over.
+    keep = enrolment.pending_token(current) if current and holds_current and not fresh_key else None
     if not TwoFactorDevice.objects.filter(user=user).exists():
-        # Another session's key is never handed over: this one gets a key of its own.
-        fresh_key = fresh_key or not key_holder.holds(request, current)
-        key_holder.hold(request, enrolment.start_enrolment(user, fresh_key=fresh_key))
+        key_holder.hold(request, enrolment.start_enrolment(user, keep=keep))
         return redirect("twofactor:setup")
-    if fresh_key and key_holder.holds(request, current):
+    if fresh_key and holds_current:
         # "Get a new key instead" on the new-phone page: this session already proved it.
-        new_key = enrolment.start_enrolment(user, fresh_key=True)
-        key_holder.hold(request, new_key, keep_start=True)
+        key_holder.hold(request, enrolment.start_enrolment(user), keep_start=True)
         return redirect("twofactor:setup")
     form = PasswordAndCodeForm(request.POST)
     if not form.is_valid():
@@ -70,7 +70,7 @@ def start(request: HttpRequest) -> HttpResponse:
         form.cleaned_data["password"],
         form.cleaned_data["code"],
         Client.from_request(request),
-        fresh_key=fresh_key,
+        keep=keep,
     )
     if not reauth.ok:
         messages.error(request, reauth.message())
@@ -161,6 +161,17 @@ def _not_this_sessions_key(
     request: HttpRequest, pending: PendingEnrolment, replacing: bool
 ) -> HttpResponse:
     """The live pending key belongs to another session, or this session's hold ran out."""
+    if replacing and key_holder.held_another_key(request, pending):
+        messages.warning(
+            request,
+            _(
+                "Set up a new phone was started again in another browser or window, so the "
+                "key shown here no longer works. Delete that entry from your authenticator "
+                "app and start again with Set up a new phone. If that was not you, change "
+                "your password now."
+            ),
+        )
+        return redirect("twofactor:manage")
     if replacing:
         return _ask_for_password_and_code(request)
     if key_holder.held_another_key(request, pending):
