@@ -170,6 +170,19 @@ def test_a_right_password_alone_does_not_reset_the_growing_wait(
 # --- 4. two tabs: a session ended or rotated by the other tab -------------------------------
 
 
+def interrupted(client: Client, request: HttpRequest) -> HttpResponse:
+    """Run ``request`` in ``client``'s session while "another tab" ends that session."""
+    key = client.session.session_key
+    request.COOKIES["sessionid"] = key  # type: ignore[index]
+
+    def view_while_the_other_tab_rotates(request: HttpRequest) -> HttpResponse:
+        request.session["seen"] = True  # this request writes its session...
+        Session.objects.filter(session_key=key).delete()  # ...which the other tab ended
+        return HttpResponse("done")
+
+    return TwoTabsSessionMiddleware(view_while_the_other_tab_rotates)(request)
+
+
 def test_a_request_whose_session_another_tab_ended_gets_a_page_not_a_400(
     client: Client, alice: User, rf: RequestFactory
 ) -> None:
@@ -178,7 +191,7 @@ def test_a_request_whose_session_another_tab_ended_gets_a_page_not_a_400(
     a bare 400). Twostep sends that request to a page that says what happened."""
     sign_in(client, alice.email)
     key = client.session.session_key
-    request = rf.post(DISABLE)
+    request = rf.post(DISABLE, HTTP_REFERER="http://testserver/account/2fa/disable/")
     request.COOKIES["sessionid"] = key
 
     def view_while_the_other_tab_rotates(request: HttpRequest) -> HttpResponse:
@@ -197,6 +210,29 @@ def test_a_request_whose_session_another_tab_ended_gets_a_page_not_a_400(
     assert "could not finish" not in text  # the view's work may well be done
     assert "What you asked for may already be done" in text
     assert 'href="/account/2fa/disable/"' in text
+
+
+@pytest.mark.parametrize(
+    ("path", "referer", "back"),
+    [
+        # A POST-only URL (405 on GET): back to the page the form was on.
+        ("/account/2fa/recovery-codes/", "http://testserver/account/2fa/", "/account/2fa/"),
+        ("/account/2fa/recovery-codes/", "", "/"),
+        ("/account/2fa/recovery-codes/", "https://evil.example/account/2fa/", "/"),
+        ("/account/2fa/recovery-codes/", "//evil.example/x", "/"),
+    ],
+)
+def test_after_an_interrupted_post_the_page_links_to_a_page_that_opens(
+    client: Client, alice: User, rf: RequestFactory, path: str, referer: str, back: str
+) -> None:
+    sign_in(client, alice.email)
+    request = rf.post(path, HTTP_REFERER=referer) if referer else rf.post(path)
+    response = interrupted(client, request)
+    assert response.status_code == 303
+    page = Client().get(response["Location"]).content.decode()
+    assert f'<a class="button primary" href="{back}">Open the page again</a>' in page
+    sign_in(client, alice.email)
+    assert client.get(back).status_code == 200
 
 
 def test_the_session_changed_page_links_only_into_the_site(client: Client) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -64,11 +64,21 @@ class TwoTabsSessionMiddleware(SessionMiddleware):
             return super().process_response(request, response)
         except SessionInterrupted:
             logger.info("session changed by a concurrent request during %s", request.path)
-            back = request.get_full_path() if request.method == "GET" else request.path
-            query = urlencode({"next": back})
+            query = urlencode({"next": page_to_go_back_to(request)})
             return HttpResponseRedirect(
                 f"{reverse('accounts:session_changed')}?{query}", status=303
             )
+
+
+def page_to_go_back_to(request: HttpRequest) -> str:
+    """A page that can be opened again: this one for a GET; for a form's POST the page the
+    form was on (its Referer, on this site only), since the POST's own URL may answer 405."""
+    if request.method in ("GET", "HEAD"):
+        return request.get_full_path()
+    referer = urlsplit(request.headers.get("Referer", ""))
+    if referer.netloc == request.get_host() and referer.path.startswith("/"):
+        return urlunsplit(("", "", referer.path, referer.query, ""))
+    return reverse("home")
 
 
 SIGNED_IN_AT = "twostep_signed_in_at"
