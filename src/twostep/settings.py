@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "twostep.accounts.middleware.AbsoluteSessionLifetimeMiddleware",
+    "twostep.accounts.middleware.SignedOutMiddleware",
     "twostep.administration.middleware.OfficePolicyMiddleware",
     "twostep.accounts.middleware.SecurityHeadersMiddleware",
 ]

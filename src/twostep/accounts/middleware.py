@@ -1,4 +1,4 @@
-"""Response headers that Django's own middleware does not set."""
+"""Session, sign-out and response-header behaviour around Django's own middleware."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -75,10 +76,82 @@ def page_to_go_back_to(request: HttpRequest) -> str:
     form was on (its Referer, on this site only), since the POST's own URL may answer 405."""
     if request.method in ("GET", "HEAD"):
         return request.get_full_path()
+    return same_site_referer(request) or reverse("home")
+
+
+class SignedOutMiddleware:
+    """Say why the sign-in page appears, and never leave anyone on an empty 405.
+
+    - A page that needs a sign-in, asked for by a browser whose session has ended (signed
+      out in another window, a password reset, 2FA turned on elsewhere, inactivity): the
+      sign-in page says so. For a form's POST it also says that what was sent was not saved,
+      and comes back afterwards to the page the form was on, not to the POST-only URL.
+    - A GET of a URL that only takes a button's POST (Log out, Save policy, a reminder,
+      new recovery codes), from a typed address or an old link: a page that says nothing
+      was changed, instead of the browser's blank "HTTP ERROR 405".
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 405 and request.method in ("GET", "HEAD"):
+            return method_not_allowed_page(request, response)
+        if self.is_sign_in_redirect(request, response):
+            return self.explained_sign_in_redirect(request, response)
+        return response
+
+    @staticmethod
+    def is_sign_in_redirect(request: HttpRequest, response: HttpResponse) -> bool:
+        if response.status_code != 302 or request.user.is_authenticated:
+            return False
+        target = urlsplit(response.get("Location", ""))
+        return target.path == reverse("accounts:login") and "next=" in target.query
+
+    @staticmethod
+    def explained_sign_in_redirect(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        had_session = settings.SESSION_COOKIE_NAME in request.COOKIES
+        if request.method not in ("GET", "HEAD"):
+            messages.warning(
+                request,
+                _(
+                    "You were signed out, so what you sent was not saved. Sign in, then do "
+                    "it again."
+                ),
+            )
+            return redirect_to_login(page_to_go_back_to(request))
+        if had_session:
+            messages.info(
+                request,
+                _(
+                    "You are signed out: your session ended (signed out in another browser or "
+                    "window, a password or 2FA change, or a while without activity). Sign in "
+                    "again to continue."
+                ),
+            )
+        return response
+
+
+def method_not_allowed_page(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    page = render(request, "405.html", {"back": page_to_go_back_to_from_get(request)}, status=405)
+    if "Allow" in response:
+        page["Allow"] = response["Allow"]
+    return page
+
+
+def page_to_go_back_to_from_get(request: HttpRequest) -> str:
+    """The same-site page that linked here, or home."""
+    referer = same_site_referer(request)
+    return referer if referer and urlsplit(referer).path != request.path else reverse("home")
+
+
+def same_site_referer(request: HttpRequest) -> str | None:
+    """The path and query of the Referer when it is a page of this site (else None)."""
     referer = urlsplit(request.headers.get("Referer", ""))
-    if referer.netloc == request.get_host() and referer.path.startswith("/"):
-        return urlunsplit(("", "", referer.path, referer.query, ""))
-    return reverse("home")
+    if referer.netloc != request.get_host() or not referer.path.startswith("/"):
+        return None
+    return urlunsplit(("", "", referer.path, referer.query, ""))
 
 
 SIGNED_IN_AT = "twostep_signed_in_at"

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import formats
 from django.utils.translation import gettext as _
 from django.views import i18n
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from twostep.accounts import pending, recent_auth
 from twostep.accounts.auth import signed_in_user
@@ -173,8 +173,13 @@ def confirm_password(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def logout_view(request: HttpRequest) -> HttpResponse:
+    """POST signs out; a GET (a typed or bookmarked /logout/) only offers the Log out button."""
+    if request.method == "GET":
+        if not request.user.is_authenticated:
+            return redirect("accounts:login")
+        return render(request, "accounts/logout.html")
     was_signed_in = request.user.is_authenticated
     logout(request)  # flushes the session, a pending login included
     if was_signed_in:
