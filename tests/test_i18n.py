@@ -555,12 +555,12 @@ def test_password_reset_email_uses_the_users_saved_language(client: Client, alic
     User.objects.filter(pk=alice.pk).update(language="nl")
     client.post("/password-reset/", {"email": alice.email}, HTTP_ACCEPT_LANGUAGE="fr")
     [message] = mail.outbox
-    assert message.subject == "[testserver] Stel uw wachtwoord opnieuw in"
+    assert message.subject == "[Twostep] Stel uw wachtwoord opnieuw in"
     assert message.body.startswith("Beste Alice Example,")
 
 
 def test_emails_stay_english_by_default(client: Client, alice: User) -> None:
     client.post("/password-reset/", {"email": alice.email})
     [message] = mail.outbox
-    assert message.subject == "[testserver] Reset your password"
+    assert message.subject == "[Twostep] Reset your password"
     assert message.body.startswith("Hello Alice Example,")

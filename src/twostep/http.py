@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -16,11 +17,21 @@ class Client:
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> Client:
-        return cls(client_address(request), request.META.get("HTTP_USER_AGENT", "")[:300])
+        return cls(client_address(request), user_agent(request))
 
     @classmethod
     def command_line(cls) -> Client:
         return cls("", "command line")
+
+
+def user_agent(request: HttpRequest) -> str:
+    """The User-Agent as the browser wrote it: WSGI hands header bytes over as Latin-1, so a
+    UTF-8 agent would otherwise be stored and shown garbled (a fresh tester saw mojibake in
+    Security activity)."""
+    raw = request.META.get("HTTP_USER_AGENT", "")
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        raw = raw.encode("latin-1").decode("utf-8")  # else not UTF-8: keep what arrived
+    return raw[:300]
 
 
 def client_address(request: HttpRequest) -> str:

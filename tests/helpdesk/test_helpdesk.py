@@ -208,10 +208,36 @@ def test_c19_agent_cannot_reset_themselves(
 ) -> None:
     """C19: nobody resets their own 2FA through the helpdesk page."""
     enable_two_factor(agent)
-    assert agent_client.get(user_url(agent)).status_code == 403
+    page = agent_client.get(user_url(agent))
+    assert page.status_code == 403
+    assert "This is your own account." in page.content.decode()
     assert agent_client.post(user_url(agent), reset_form()).status_code == 403
     assert TwoFactorDevice.objects.filter(user=agent).exists()
     assert reset_events(agent) == []
+
+
+@pytest.mark.parametrize("kind", ["agent", "operator"])
+def test_another_agent_or_an_operator_is_sent_to_the_operators_command(
+    agent_client: Client, make_user: Callable[..., User], frozen_clock: FrozenClock, kind: str
+) -> None:
+    """Said on the page (a fresh tester got a bare "You cannot open this page")."""
+    fields = {"is_staff": True} if kind == "agent" else {"is_superuser": True, "is_staff": True}
+    other = make_user(f"{kind}2@example.com", office=None, **fields)
+    enable_two_factor(other)
+    page = agent_client.get(user_url(other))
+    assert page.status_code == 403
+    text = page.content.decode()
+    assert f"{other.email} is a helpdesk agent or an operator." in text
+    assert "reset_2fa" in text and "Nothing was changed." in text
+    assert agent_client.post(user_url(other), reset_form()).status_code == 403
+    assert TwoFactorDevice.objects.filter(user=other).exists()
+
+
+def test_the_reason_field_says_the_user_will_read_it(
+    agent_client: Client, alice_known: User
+) -> None:
+    page = agent_client.get(user_url(alice_known)).content.decode()
+    assert "shown to the user in the email" in page
 
 
 def test_c19_after_reset_password_only_then_enable_again(

@@ -24,6 +24,7 @@ from twostep.accounts.auth import signed_in_user
 from twostep.accounts.models import User, normalise_email
 from twostep.audit import events, notify
 from twostep.audit.models import EventKind, SecurityEvent
+from twostep.conf import get_settings
 from twostep.http import Client
 from twostep.twofactor.reauth import check_current_password
 
@@ -100,6 +101,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         events.record(
             EventKind.PASSWORD_RESET_REQUESTED, subject=None, client=client, subject_label=email
         )
+        self.extra_email_context = {"issuer": get_settings().issuer}  # "[Twostep] ..." subject
         return super().form_valid(form)  # type: ignore[arg-type]
 
 

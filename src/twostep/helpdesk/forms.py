@@ -27,6 +27,10 @@ class HelpdeskResetForm(forms.Form):
     reason = forms.CharField(
         label=_("Ticket reference and reason"),
         max_length=500,
+        help_text=_(
+            "Recorded in the security log and shown to the user in the email that tells them "
+            "of the reset: a ticket reference and a short reason, no internal notes."
+        ),
         widget=forms.TextInput(attrs={"placeholder": _("TICKET-123: lost phone")}),
     )
 

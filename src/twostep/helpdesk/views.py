@@ -63,7 +63,12 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     if subject.pk == request.user.pk or subject.is_staff or subject.is_superuser:
         # Nobody resets their own 2FA here, and operator and agent accounts are reset by an
         # operator on the command line (reset_2fa), never by another agent.
-        raise PermissionDenied
+        return render(
+            request,
+            "helpdesk/not_here.html",
+            {"subject": subject, "own": subject.pk == request.user.pk},
+            status=403,
+        )
     form = HelpdeskResetForm(request.POST or None)
     status = 200
     if request.method == "POST":

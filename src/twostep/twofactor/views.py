@@ -192,8 +192,20 @@ def _not_this_sessions_key(
 def enabled(request: HttpRequest) -> HttpResponse:
     """Step 3: confirmation with Close."""
     if not request.session.pop("twostep_just_enabled", False):
-        return redirect("twofactor:manage")
+        return _codes_were_shown_once(request)
     return render(request, "twofactor/enabled.html", {"codes": _pop_new_codes(request)})
+
+
+def _codes_were_shown_once(request: HttpRequest) -> HttpResponse:
+    """A reload (or Back) of a page that showed recovery codes: they are gone, say so."""
+    messages.info(
+        request,
+        _(
+            "Recovery codes are shown only once, so they cannot be shown again. If you did not "
+            "save them, make a new set on Manage 2FA with Make new recovery codes."
+        ),
+    )
+    return redirect("twofactor:manage")
 
 
 def _pop_new_codes(request: HttpRequest) -> list[str]:
@@ -230,7 +242,7 @@ def new_recovery_codes(request: HttpRequest) -> HttpResponse:
 def show_recovery_codes(request: HttpRequest) -> HttpResponse:
     codes = _pop_new_codes(request)
     if not codes:
-        return redirect("twofactor:manage")
+        return _codes_were_shown_once(request)
     return render(request, "twofactor/recovery_codes.html", {"codes": codes})
 
 
