@@ -7,10 +7,11 @@ from django.contrib.messages import get_messages
 from django.core import mail
 from django.test import Client
 
-from tests.conftest import PASSWORD, FrozenClock
-from tests.twofa_flows import MANAGE, enrol, sign_in
+from tests.conftest import PASSWORD, SEED20, FrozenClock, log_in_password
+from tests.twofa_flows import CONFIRM, DONE, MANAGE, enrol, shown_key, sign_in, start
 from twostep.accounts.models import User
 from twostep.audit.models import SecurityEvent
+from twostep.twofactor.recovery import replace_codes
 
 SHOWN_ONCE = "Recovery codes are shown only once, so they cannot be shown again."
 
@@ -64,3 +65,43 @@ def test_a_reset_link_killed_by_a_sign_in_says_that_may_be_why(
     assert (
         "or the account was signed in to (or its password changed) since the link was sent" in page
     )
+
+
+def test_the_recovery_code_page_asks_for_a_recovery_code_after_the_wait(
+    pending_client: Client, alice_with_totp: User
+) -> None:
+    """The wait after a wrong recovery code speaks of recovery codes: there is no "newest
+    code" on that page."""
+    pending_client.post("/login/recovery/", {"code": "aaaa-bbbb-cccc-dddd"})  # wrong: counted
+    page = pending_client.post("/login/recovery/", {"code": "aaaa-bbbb-cccc-eeee"})
+    text = page.content.decode()
+    assert "then enter a recovery code again." in text
+    assert "newest code" not in text
+
+
+def test_a_new_phone_keeps_the_recovery_codes_and_says_so(
+    verified_client: Client, alice_with_totp: User, frozen_clock: FrozenClock
+) -> None:
+    """Moving to a new phone changes the phone only: the saved recovery codes keep working
+    (a fresh tester's printed set stopped working without a word). The page and the one
+    email (S49: "replace") say it was a new phone."""
+    saved = replace_codes(alice_with_totp)
+    frozen_clock.advance(30)
+    start(verified_client, password=PASSWORD, code=frozen_clock.code(SEED20))
+    new_key = shown_key(verified_client)
+    mail.outbox.clear()
+    response = verified_client.post(CONFIRM, {"code": frozen_clock.code(new_key)})
+    assert response.status_code == 302 and response.url == DONE
+    page = verified_client.get(DONE).content.decode()
+    assert "Your new phone is set up" in page
+    assert "Your recovery codes have not changed: 10 are left." in page
+    assert saved[0] not in page and 'data-testid="recovery-codes"' not in page
+    [message] = mail.outbox
+    assert message.subject == "[Twostep] A new phone was set up for two-factor authentication"
+    assert "Your recovery codes have not changed." in message.body
+
+    other = Client()
+    frozen_clock.advance(30)
+    log_in_password(other, alice_with_totp.email)
+    response = other.post("/login/recovery/", {"code": saved[0]})
+    assert response.status_code == 302 and response.url == "/"

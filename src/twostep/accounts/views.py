@@ -140,7 +140,7 @@ def recovery_view(request: HttpRequest) -> HttpResponse:
                 ),
             )
             return redirect(safe_next(request, next_url))
-        form.add_error("code", check.message())
+        form.add_error("code", check.message(recovery_code=True))
     return render(request, "accounts/recovery.html", {"form": form, "pending_email": user.email})
 
 

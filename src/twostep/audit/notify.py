@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 SUBJECTS = {
     "two_factor_enabled": _("Two-factor authentication was turned on"),
+    "two_factor_replaced": _("A new phone was set up for two-factor authentication"),
     "two_factor_disabled": _("Two-factor authentication was turned off"),
     "two_factor_reset": _("Support removed two-factor authentication from your account"),
     "code_step_locked": _("Your account's code step is locked"),

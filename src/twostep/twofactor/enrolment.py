@@ -121,9 +121,11 @@ def confirm_enrolment(
 
     The accepted step is stored as used, so the enrolment code cannot log in again.
     Other sessions of the user are signed out; this one continues, rotated. Returns the new
-    recovery codes (to be shown once) on success.
+    recovery codes (to be shown once) when 2FA is turned on; a new phone keeps the user's
+    recovery codes and returns none.
     """
     codes: list[str] = []
+    replaced: list[bool] = []
 
     def attempt(digits: str, now: datetime) -> CodeOutcome | CodeCheck:
         pending = PendingEnrolment.objects.select_for_update().filter(user=user).first()
@@ -147,7 +149,12 @@ def confirm_enrolment(
                 "refused_future_steps": [],
             },
         )
-        codes.extend(replace_codes(user))
+        if created:
+            codes.extend(replace_codes(user))
+        else:
+            # A new phone: the recovery codes are not on the phone, so the user's saved set
+            # keeps working (Manage 2FA makes a new set when wanted).
+            replaced.append(True)
         pending.delete()
         sign_out_other_sessions(user, client, "2FA enabled", actor=user)
         events.record(
@@ -162,5 +169,5 @@ def confirm_enrolment(
     check = check_code(user, raw_code, client, Purpose.ENROLMENT, attempt)
     if check.accepted:
         update_session_auth_hash(request, user)
-        notify.notify(user, "two_factor_enabled", client)
+        notify.notify(user, "two_factor_replaced" if replaced else "two_factor_enabled", client)
     return check, codes

@@ -54,8 +54,9 @@ class CodeCheck:
     def accepted(self) -> bool:
         return self.outcome is CodeOutcome.ACCEPTED
 
-    def message(self) -> str:
-        """A sentence that tells the user what to do next."""
+    def message(self, *, recovery_code: bool = False) -> str:
+        """A sentence that tells the user what to do next (``recovery_code``: on the page
+        that asks for a recovery code, where there is no "newest code" to wait for)."""
         contact = get_settings().helpdesk_contact
         wrong = {CodeOutcome.WRONG_CODE, CodeOutcome.WRONG_SETUP_CODE}
         if self.outcome in wrong and self.clock_offset_steps:
@@ -82,7 +83,11 @@ class CodeCheck:
             CodeOutcome.WRONG_LENGTH: _(
                 "Enter the 6-digit code: it has exactly 6 digits, no more and no fewer."
             ),
-            CodeOutcome.WAIT: _("Not yet: wait %(wait)s, then enter the newest code.")
+            CodeOutcome.WAIT: (
+                _("Not yet: wait %(wait)s, then enter a recovery code again.")
+                if recovery_code
+                else _("Not yet: wait %(wait)s, then enter the newest code.")
+            )
             % {"wait": wait_phrase(self.wait_seconds)},
             CodeOutcome.LOCKED: _(
                 "Too many wrong attempts: the code step of this account is locked. "

@@ -129,7 +129,7 @@ def confirm(request: HttpRequest) -> HttpResponse:
         )
         if check.accepted:
             key_holder.release(request)
-            request.session["twostep_just_enabled"] = True
+            request.session["twostep_just_enabled"] = "new phone" if replacing else "on"
             request.session[NEW_CODES_KEY] = codes
             return redirect("twofactor:enabled")
         form.add_error("code", check.message())
@@ -191,9 +191,20 @@ def _not_this_sessions_key(
 @login_required
 def enabled(request: HttpRequest) -> HttpResponse:
     """Step 3: confirmation with Close."""
-    if not request.session.pop("twostep_just_enabled", False):
+    just = request.session.pop("twostep_just_enabled", None)
+    if not just:
         return _codes_were_shown_once(request)
-    return render(request, "twofactor/enabled.html", {"codes": _pop_new_codes(request)})
+    new_phone = just == "new phone"
+    user = signed_in_user(request)
+    return render(
+        request,
+        "twofactor/enabled.html",
+        {
+            "codes": _pop_new_codes(request),
+            "new_phone": new_phone,
+            "codes_left": recovery.remaining(user) if new_phone else 0,
+        },
+    )
 
 
 def _codes_were_shown_once(request: HttpRequest) -> HttpResponse:
