@@ -159,3 +159,28 @@ def test_a_reminder_the_mail_server_refused_is_said_and_not_recorded(
         response = admin_client.post(f"/administration/users/{alice.pk}/remind/", follow=True)
     assert b"could not be sent: the mail server did not take it" in response.content
     assert SecurityEvent.objects.filter(kind=EventKind.TWO_FACTOR_REMINDER_SENT).count() == 0
+
+
+def test_an_admin_without_2fa_who_requires_it_at_once_is_told_they_are_included(
+    admin_client: Client, admin: User, office: Office
+) -> None:
+    User.objects.update(date_joined=clock.utcnow() - timedelta(days=30))
+    response = admin_client.post(
+        "/administration/policy/", {"require_2fa": "on", "grace_days": 0}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == "/account/2fa/"
+    assert "you included: turn it on with Enable 2FA" in response.content.decode()
+    office.refresh_from_db()
+    assert office.require_2fa_since is not None  # saved, as asked
+
+
+def test_a_sign_in_after_the_deadline_says_since_not_by(
+    admin_client: Client, alice: User, frozen_clock: FrozenClock
+) -> None:
+    turn_on(admin_client, 3)
+    frozen_clock.advance(timedelta(days=4).total_seconds())
+    c = Client()
+    log_in_password(c, alice.email)
+    page = c.get("/account/2fa/").content.decode()
+    assert "Your office has required two-factor authentication since" in page
+    assert "requires two-factor authentication by" not in page

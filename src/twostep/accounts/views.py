@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.http import require_http_methods
 
+from twostep import clock
 from twostep.accounts import pending, recent_auth
 from twostep.accounts.auth import signed_in_user
 from twostep.accounts.forms import LoginForm
@@ -82,11 +83,15 @@ def _after_sign_in(request: HttpRequest, next_url: str) -> HttpResponse:
     need = requirement(signed_in_user(request))
     if need.required:
         deadline = need.deadline
-        messages.info(
-            request,
-            _("Your office requires two-factor authentication by %(date)s. Enable 2FA now.")
-            % {"date": formats.date_format(deadline, "j F Y") if deadline else ""},
-        )
+        date = formats.date_format(deadline, "j F Y") if deadline else ""
+        if need.overdue(clock.utcnow()):
+            text = _(
+                "Your office has required two-factor authentication since %(date)s. "
+                "Enable 2FA to continue."
+            )
+        else:
+            text = _("Your office requires two-factor authentication by %(date)s. Enable 2FA now.")
+        messages.info(request, text % {"date": date})
         return redirect("twofactor:manage")
     return redirect(safe_next(request, next_url))
 

@@ -16,7 +16,13 @@ from twostep import clock
 from twostep.accounts.models import User
 from twostep.accounts.recent_auth import recent_auth_required
 from twostep.administration.forms import PolicyForm
-from twostep.administration.policy import Reminder, deadline_for, send_reminder, set_policy
+from twostep.administration.policy import (
+    Reminder,
+    deadline_for,
+    requirement,
+    send_reminder,
+    set_policy,
+)
 from twostep.http import Client
 from twostep.twofactor.models import TwoFactorDevice
 from twostep.twofactor.status import with_two_factor_status
@@ -105,6 +111,18 @@ def change_policy(request: HttpRequest) -> HttpResponse:
     set_policy(
         admin, admin.office, required, form.cleaned_data["grace_days"], Client.from_request(request)
     )
+    if required and requirement(admin).overdue(clock.utcnow()):
+        # No grace left for the admin's own account: say so rather than just land them on
+        # Manage 2FA as if something had gone wrong.
+        messages.warning(
+            request,
+            _(
+                "2FA is now required for everyone in %(office)s, you included: turn it on with "
+                "Enable 2FA to get back to Manage users."
+            )
+            % {"office": admin.office.name},
+        )
+        return redirect("twofactor:manage")
     if required:
         messages.success(
             request,
