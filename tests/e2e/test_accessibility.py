@@ -489,6 +489,12 @@ def test_every_page_passes_axe_and_fits_a_phone(
     page.goto(portal.url("/"))
     expect(page.get_by_text("2FA on")).to_be_visible()
     audit(page, "member 2FA: home, 2FA on")
+    page.goto(portal.url("/logout/"))  # typed: offers the button, signs nobody out
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log out")
+    audit(page, "member 2FA: /logout/ typed in the address bar")
+    page.goto(portal.url("/account/2fa/recovery-codes/"))  # a button-only address
+    expect(page.get_by_role("heading", level=1)).to_have_text("Use the button on the page")
+    audit(page, "member 2FA: a button-only address opened")
     page.goto(portal.url("/account/2fa/disable/"))
     audit(page, "member 2FA: disable 2FA")
     page.get_by_label("Your password").fill(mia.password + "x")
@@ -577,6 +583,11 @@ def test_every_page_passes_axe_and_fits_a_phone(
     desk.get_by_role("button", name="Disable 2FA").click()
     expect(desk.get_by_role("alert").first).to_be_visible()
     audit(desk, "helpdesk: user page, form errors")
+    desk.goto(portal.url("/helpdesk/"))
+    desk.get_by_label("Email address").fill(people.gil.email)  # another agent: not here
+    desk.get_by_role("button", name="Find").click()
+    expect(desk.get_by_role("heading", level=1)).to_have_text("Not reset here")
+    audit(desk, "helpdesk: another agent's account")
 
     audit.assert_clean()
 
