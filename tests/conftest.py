@@ -6,6 +6,8 @@ test-client tests only; the end-to-end tests use the real clock).
 
 from __future__ import annotations
 
+import logging
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,7 @@ import pytest
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.transaction import Atomic
-from django.test import Client
+from django.test import Client, override_settings
 
 from twostep import clock, otp
 from twostep.accounts.models import Office, User
@@ -194,3 +196,24 @@ def on_commit_as_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(BaseDatabaseWrapper, "on_commit", on_commit)
     monkeypatch.setattr(Atomic, "__exit__", exit_atomic)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def mail_server_down(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Real SMTP to a loopback port where nothing listens: the connection is refused.
+    Yields the log, where ``notify`` records each mail it could not send."""
+    caplog.set_level(logging.ERROR, logger="twostep.audit.notify")
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=free_port(),
+        EMAIL_USE_TLS=False,
+        EMAIL_TIMEOUT=5,
+    ):
+        yield caplog

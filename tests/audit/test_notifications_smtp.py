@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import email
-import socket
 from collections.abc import Iterator
 from email.message import Message
 
@@ -14,7 +13,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.contrib.auth.models import Permission
 from django.test import Client, override_settings
 
-from tests.conftest import PASSWORD, FrozenClock, log_in_password
+from tests.conftest import PASSWORD, FrozenClock, free_port, log_in_password
 from twostep.accounts.models import User
 from twostep.http import Client as RequestClient
 from twostep.twofactor import limits
@@ -33,12 +32,6 @@ class Inbox:
 
     def bodies(self) -> list[str]:
         return [str(m.get_payload(decode=True), "utf-8") for m in self.messages]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
