@@ -37,6 +37,9 @@ from twostep.twofactor.recovery import replace_codes
 from twostep.twofactor.storage import unseal
 
 ASK_FOR_BOTH = "Enter your password and the code from your app to set up a new phone."
+# A live key this session never held: a setup that ended (signed out) or runs elsewhere.
+SETUP_ELSEWHERE = "A 2FA setup that ended (you were signed out) or that runs in another browser"
+NEW_PHONE_SETUP_ELSEWHERE = "A setup of a new phone that ended (you were signed out) or that runs"
 
 
 def device_key(user: User) -> bytes:
@@ -75,7 +78,7 @@ def test_another_session_cannot_see_or_confirm_a_new_phone_key_it_did_not_unlock
 
     response = other_session.get(SETUP)
     assert response.status_code == 302 and response.url == MANAGE
-    assert ASK_FOR_BOTH in messages_of(other_session)
+    assert NEW_PHONE_SETUP_ELSEWHERE in messages_of(other_session)
     frozen_clock.advance(30)
     response = other_session.post(CONFIRM, {"code": frozen_clock.code(new_key)})
     assert response.status_code == 302 and response.url == MANAGE
@@ -143,6 +146,7 @@ def test_a_lock_reached_with_wrong_passwords_is_recorded_and_emailed(
             "/account/confirm-password/", {"password": "not my password", "next": "/"}
         )
     assert response.status_code == 400
+    assert "the code step of this account is locked" in response.content.decode()  # at once
     locked = SecurityEvent.objects.get(kind=EventKind.CODE_STEP_LOCKED, subject=alice_with_totp)
     assert locked.reason == "wrong passwords: confirm your password"
     assert "code step is locked" in mail.outbox[-1].subject
@@ -365,7 +369,7 @@ def test_another_session_never_sees_the_key_of_a_first_enrolment(
 
     response = other.get(SETUP)
     assert response.status_code == 302 and response.url == MANAGE
-    assert "Start with Enable 2FA" in messages_of(other)
+    assert SETUP_ELSEWHERE in messages_of(other)
     response = other.post(CONFIRM, {"code": frozen_clock.code(first)})
     assert response.status_code == 302 and response.url == MANAGE
     assert not TwoFactorDevice.objects.filter(user=alice).exists()

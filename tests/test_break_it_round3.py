@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from django.contrib.messages import get_messages
 from django.core import mail
 from django.test import Client
 
 from tests.conftest import PASSWORD, SEED20, FrozenClock, log_in_password
-from tests.twofa_flows import CONFIRM, DONE, MANAGE, enrol, shown_key, sign_in, start
+from tests.test_break_it_round2 import SETUP_ELSEWHERE
+from tests.twofa_flows import (
+    CONFIRM,
+    DONE,
+    MANAGE,
+    SETUP,
+    enrol,
+    shown_key,
+    sign_in,
+    sign_out,
+    start,
+)
 from twostep.accounts.models import User
 from twostep.audit.models import SecurityEvent
 from twostep.twofactor.recovery import replace_codes
@@ -34,7 +47,11 @@ def test_a_utf8_user_agent_is_recorded_as_the_browser_sent_it(client: Client, al
 
 @pytest.mark.parametrize("page", ["/account/2fa/enable/done/", "/account/2fa/recovery-codes/new/"])
 def test_a_reload_of_a_recovery_codes_page_says_they_were_shown_once(
-    client: Client, alice: User, frozen_clock: FrozenClock, page: str
+    client: Client,
+    alice: User,
+    make_user: Callable[..., User],
+    frozen_clock: FrozenClock,
+    page: str,
 ) -> None:
     sign_in(client, alice.email)
     enrol(client, frozen_clock)
@@ -42,6 +59,13 @@ def test_a_reload_of_a_recovery_codes_page_says_they_were_shown_once(
     response = client.get(page)
     assert response.status_code == 302 and response.url == MANAGE
     assert SHOWN_ONCE in told(client.get(MANAGE))
+    # Said once, and never to a session that was shown no codes.
+    client.get(page)
+    assert SHOWN_ONCE not in told(client.get(MANAGE))
+    other = Client()
+    sign_in(other, make_user("bob@example.com").email)  # 2FA off: no codes, ever
+    other.get(page)
+    assert SHOWN_ONCE not in told(other.get(MANAGE))
 
 
 def test_the_password_reset_email_is_signed_like_every_other_email(
@@ -95,6 +119,8 @@ def test_a_new_phone_keeps_the_recovery_codes_and_says_so(
     page = verified_client.get(DONE).content.decode()
     assert "Your new phone is set up" in page
     assert "Your recovery codes have not changed: 10 are left." in page
+    reload = verified_client.get(DONE)  # nothing was shown: nothing to say about codes
+    assert reload.url == MANAGE and SHOWN_ONCE not in told(verified_client.get(MANAGE))
     assert saved[0] not in page and 'data-testid="recovery-codes"' not in page
     [message] = mail.outbox
     assert message.subject == "[Twostep] A new phone was set up for two-factor authentication"
@@ -105,3 +131,22 @@ def test_a_new_phone_keeps_the_recovery_codes_and_says_so(
     log_in_password(other, alice_with_totp.email)
     response = other.post("/login/recovery/", {"code": saved[0]})
     assert response.status_code == 302 and response.url == "/"
+
+
+def test_signed_out_mid_setup_the_user_is_told_to_delete_the_scanned_entry(
+    client: Client, alice: User, frozen_clock: FrozenClock
+) -> None:
+    """The session timed out (or was signed out) after the QR code was scanned: after the
+    new sign-in the key is not shown again, and the user is told what to do with the entry
+    already in their app."""
+    sign_in(client, alice.email)
+    start(client)
+    scanned = shown_key(client)
+    sign_out(client)
+    sign_in(client, alice.email)
+    response = client.get(SETUP)
+    assert response.status_code == 302 and response.url == MANAGE
+    message = told(client.get(MANAGE))
+    assert SETUP_ELSEWHERE in message and "delete any entry you scanned" in message
+    start(client)
+    assert shown_key(client) != scanned

@@ -358,6 +358,9 @@ def security_log() -> Iterator[list[str]]:
     logger.removeHandler(handler)
 
 
+LOCKED_NOW = "the code step of this account is locked"
+
+
 def test_s58_code_events_carry_address_and_agent_and_no_secret(
     alice_with_totp: User, frozen_clock: FrozenClock, security_log: list[str]
 ) -> None:
@@ -381,7 +384,7 @@ def test_s58_code_events_carry_address_and_agent_and_no_secret(
     frozen_clock.advance(60)
     secrets |= window_codes(frozen_clock)
     log_in_password(client, alice_with_totp.email)
-    assert_refused(client, post_code(client, typed[1]), WRONG)
+    assert_refused(client, post_code(client, typed[1]), LOCKED_NOW)  # said at once
 
     for kind in (EventKind.CODE_REFUSED, EventKind.CODE_ACCEPTED, EventKind.CODE_STEP_LOCKED):
         events = SecurityEvent.objects.filter(kind=kind, subject=alice_with_totp)

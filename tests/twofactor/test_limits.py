@@ -306,9 +306,15 @@ def test_s15_s16_lock_at_100_consecutive_failures_across_sessions(
     frozen_clock.advance(allowance.wait_seconds)
     second = WebClient(REMOTE_ADDR="198.51.100.20", HTTP_USER_AGENT="Session B")
     assert log_in_password(second, alice_with_totp.email).url == "/login/code/"
-    assert "not right" in code_error(second.post("/login/code/", {"code": "000000"}))
+    # The 100th wrong code says at once that the code step is now locked.
+    told = code_error(second.post("/login/code/", {"code": "000000"}))
+    assert "the code step of this account is locked" in told
     state = state_of(alice_with_totp)
     assert state.consecutive_failures == 100 and state.locked_at is not None
+    # So does a new sign-in: the code page says it before any code is typed.
+    third = WebClient(REMOTE_ADDR="203.0.113.30")
+    log_in_password(third, alice_with_totp.email)
+    assert "the code step of this account is locked" in third.get("/login/code/").content.decode()
 
     message = code_error(second.post("/login/code/", {"code": frozen_clock.code(SEED20)}))
     assert LOCKED_MESSAGE in message

@@ -23,12 +23,15 @@ from twostep.accounts import pending, recent_auth
 from twostep.accounts.auth import signed_in_user
 from twostep.accounts.forms import LoginForm
 from twostep.accounts.login_flow import PasswordStep, code_step, password_step, recovery_step
+from twostep.accounts.models import User
 from twostep.accounts.redirects import safe_next
 from twostep.administration.policy import requirement
 from twostep.http import Client
+from twostep.twofactor import limits
 from twostep.twofactor.forms import CodeForm, PasswordConfirmForm, RecoveryCodeForm
 from twostep.twofactor.gate import has_two_factor, needs_two_factor_page
 from twostep.twofactor.models import TwoFactorDevice
+from twostep.twofactor.outcomes import CodeCheck, CodeOutcome
 from twostep.twofactor.reauth import check_current_password
 from twostep.waits import wait_phrase
 
@@ -112,7 +115,15 @@ def code_view(request: HttpRequest) -> HttpResponse:
         if check.accepted:
             return _after_sign_in(request, next_url)
         form.add_error("code", check.message())
+    elif request.method == "GET":
+        _say_if_locked(request, user)
     return render(request, "accounts/code.html", {"form": form, "pending_email": user.email})
+
+
+def _say_if_locked(request: HttpRequest, user: User) -> None:
+    """The password was right: say at once that no code will be taken, not after one more."""
+    if limits.is_locked(user):
+        messages.error(request, CodeCheck(CodeOutcome.LOCKED).message())
 
 
 def admin_login_redirect(request: HttpRequest) -> HttpResponse:
@@ -146,6 +157,8 @@ def recovery_view(request: HttpRequest) -> HttpResponse:
             )
             return redirect(safe_next(request, next_url))
         form.add_error("code", check.message(recovery_code=True))
+    elif request.method == "GET":
+        _say_if_locked(request, user)
     return render(request, "accounts/recovery.html", {"form": form, "pending_email": user.email})
 
 

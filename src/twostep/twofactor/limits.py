@@ -87,6 +87,11 @@ def check(state: GuessingState, address: str, now: datetime) -> Allowance:
     return Allowance(True)
 
 
+def is_locked(user: User) -> bool:
+    """A read-only look (no row lock): for telling the user, never for deciding."""
+    return GuessingState.objects.filter(user=user, locked_at__isnull=False).exists()
+
+
 def record_failure(state: GuessingState, address: str, now: datetime) -> bool:
     """Count one refused attempt; True when this failure locked the code step."""
     CodeFailure.objects.create(user_id=state.user_id, client_address=address, at=now)

@@ -49,6 +49,7 @@ class CodeCheck:
     outcome: CodeOutcome
     wait_seconds: int = 0
     clock_offset_steps: int | None = None
+    now_locked: bool = False  # this refused attempt locked the code step
 
     @property
     def accepted(self) -> bool:
@@ -58,6 +59,8 @@ class CodeCheck:
         """A sentence that tells the user what to do next (``recovery_code``: on the page
         that asks for a recovery code, where there is no "newest code" to wait for)."""
         contact = get_settings().helpdesk_contact
+        if self.now_locked:
+            return CodeCheck(CodeOutcome.LOCKED).message()
         wrong = {CodeOutcome.WRONG_CODE, CodeOutcome.WRONG_SETUP_CODE}
         if self.outcome in wrong and self.clock_offset_steps:
             return clock_hint(self.clock_offset_steps)

@@ -56,9 +56,10 @@ class ReauthCheck:
                 "wait": wait_phrase(self.wait_seconds)
             }
         if self.outcome is Reauth.LOCKED:
-            return _("Too many wrong attempts: contact the helpdesk (%(contact)s).") % {
-                "contact": get_settings().helpdesk_contact
-            }
+            return _(
+                "Too many wrong attempts: the code step of this account is locked. "
+                "Contact the helpdesk (%(contact)s) to get back in."
+            ) % {"contact": get_settings().helpdesk_contact}
         return _("That password is not right. Nothing was changed.")
 
 
@@ -88,6 +89,7 @@ def check_current_password(user: User, password: str, client: Client, purpose: s
                 reason=f"wrong passwords: {purpose}",
             )
             notify.notify(user, "code_step_locked", client)  # sent once committed
+            return ReauthCheck(Reauth.LOCKED)  # said now, not at the next try
         return ReauthCheck(Reauth.WRONG_PASSWORD)
     # A right password does not reset the streak of failures (limits.record_success): only
     # the second factor does. Otherwise someone who knows the password could type it on

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -120,6 +121,7 @@ def check_code(
             if newly_locked:
                 events.record(EventKind.CODE_STEP_LOCKED, subject=user, client=client)
                 notices.append("code_step_locked")
+                check = replace(check, now_locked=True)  # say so now, not at the next try
             elif (
                 first_of_streak
                 and purpose in {Purpose.LOGIN, Purpose.RECOVERY, Purpose.REAUTH}

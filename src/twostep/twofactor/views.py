@@ -22,6 +22,7 @@ from twostep.twofactor.qr import qr_svg
 from twostep.twofactor.removal import DisableOutcome, disable_with_password
 
 NEW_CODES_KEY = "twostep_new_recovery_codes"
+CODES_SHOWN_KEY = "twostep_recovery_codes_were_shown"
 
 
 @login_required
@@ -161,7 +162,11 @@ def _not_this_sessions_key(
     request: HttpRequest, pending: PendingEnrolment, replacing: bool
 ) -> HttpResponse:
     """The live pending key belongs to another session, or this session's hold ran out."""
-    if replacing and key_holder.held_another_key(request, pending):
+    if not key_holder.held_another_key(request, pending):
+        # Never held here: an earlier setup of this user whose session ended (signed out,
+        # timed out) or one running in another window. Its key is not shown here.
+        messages.info(request, _setup_elsewhere_message(replacing))
+    elif replacing:
         messages.warning(
             request,
             _(
@@ -171,10 +176,7 @@ def _not_this_sessions_key(
                 "your password now."
             ),
         )
-        return redirect("twofactor:manage")
-    if replacing:
-        return _ask_for_password_and_code(request)
-    if key_holder.held_another_key(request, pending):
+    else:
         messages.info(
             request,
             _(
@@ -183,9 +185,21 @@ def _not_this_sessions_key(
                 "entry from your authenticator app."
             ),
         )
-    else:
-        messages.info(request, _("Start with Enable 2FA to get a key for your authenticator app."))
     return redirect("twofactor:manage")
+
+
+def _setup_elsewhere_message(replacing: bool) -> str:
+    if replacing:
+        return _(
+            "A setup of a new phone that ended (you were signed out) or that runs in another "
+            "browser or window is not shown here. Start again with Set up a new phone, and "
+            "delete any entry you scanned from that setup from your authenticator app."
+        )
+    return _(
+        "A 2FA setup that ended (you were signed out) or that runs in another browser or "
+        "window is not shown here. Press Enable 2FA for a key of your own, and delete any "
+        "entry you scanned from that setup from your authenticator app."
+    )
 
 
 @login_required
@@ -193,7 +207,7 @@ def enabled(request: HttpRequest) -> HttpResponse:
     """Step 3: confirmation with Close."""
     just = request.session.pop("twostep_just_enabled", None)
     if not just:
-        return _codes_were_shown_once(request)
+        return _back_to_manage_after_codes(request)
     new_phone = just == "new phone"
     user = signed_in_user(request)
     return render(
@@ -207,22 +221,27 @@ def enabled(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _codes_were_shown_once(request: HttpRequest) -> HttpResponse:
-    """A reload (or Back) of a page that showed recovery codes: they are gone, say so."""
-    messages.info(
-        request,
-        _(
-            "Recovery codes are shown only once, so they cannot be shown again. If you did not "
-            "save them, make a new set on Manage 2FA with Make new recovery codes."
-        ),
-    )
+def _back_to_manage_after_codes(request: HttpRequest) -> HttpResponse:
+    """A reload (or Back) of a page that showed recovery codes: they are gone, say so (only
+    if this session was really shown some: a new phone shows none)."""
+    if request.session.pop(CODES_SHOWN_KEY, False):
+        messages.info(
+            request,
+            _(
+                "Recovery codes are shown only once, so they cannot be shown again. If you did "
+                "not save them, make a new set on Manage 2FA with Make new recovery codes."
+            ),
+        )
     return redirect("twofactor:manage")
 
 
 def _pop_new_codes(request: HttpRequest) -> list[str]:
     """New recovery codes are shown once: taken out of the session as they are shown."""
     codes = request.session.pop(NEW_CODES_KEY, [])
-    return [str(c) for c in codes] if isinstance(codes, list) else []
+    shown = [str(c) for c in codes] if isinstance(codes, list) else []
+    if shown:
+        request.session[CODES_SHOWN_KEY] = True
+    return shown
 
 
 @login_required
@@ -253,7 +272,7 @@ def new_recovery_codes(request: HttpRequest) -> HttpResponse:
 def show_recovery_codes(request: HttpRequest) -> HttpResponse:
     codes = _pop_new_codes(request)
     if not codes:
-        return _codes_were_shown_once(request)
+        return _back_to_manage_after_codes(request)
     return render(request, "twofactor/recovery_codes.html", {"codes": codes})
 
 
