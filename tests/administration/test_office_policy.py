@@ -180,3 +180,29 @@ def test_a_sign_in_after_the_deadline_says_since_not_by(
     page = c.get("/account/2fa/").content.decode()
     assert "Your office has required two-factor authentication since" in page
     assert "requires two-factor authentication by" not in page
+
+
+def test_a_second_reminder_within_the_hour_sends_nothing_and_says_so(
+    admin_client: Client, alice: User, frozen_clock: FrozenClock
+) -> None:
+    turn_on(admin_client, 14)
+    admin_client.post(f"/administration/users/{alice.pk}/remind/")
+    sent = len(mail.outbox)
+    response = admin_client.post(f"/administration/users/{alice.pk}/remind/", follow=True)
+    assert "less than an hour ago, so none was sent now" in response.content.decode()
+    assert len(mail.outbox) == sent
+    assert SecurityEvent.objects.filter(kind=EventKind.TWO_FACTOR_REMINDER_SENT).count() == 1
+    frozen_clock.advance(3601)
+    admin_client.post(f"/administration/users/{alice.pk}/remind/")
+    assert len(mail.outbox) == sent + 1
+
+
+def test_an_admin_is_not_offered_a_reminder_to_themselves(
+    admin_client: Client, admin: User, alice: User
+) -> None:
+    turn_on(admin_client, 14)
+    page = admin_client.get("/administration/users/").content.decode()
+    assert f"/administration/users/{alice.pk}/remind/" in page
+    assert f"/administration/users/{admin.pk}/remind/" not in page
+    admin_client.post(f"/administration/users/{admin.pk}/remind/")
+    assert mail.outbox == []

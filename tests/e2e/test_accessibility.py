@@ -289,6 +289,16 @@ class Audit:
                     f"  scroll-360: the page is {width} px wide at {PHONE['width']} px "
                     f"(scrolls sideways); widest: {_widest(page)}"
                 )
+            tables = page.evaluate(
+                "[...document.querySelectorAll('.table-wrap')]"
+                ".filter(e => e.scrollWidth > e.clientWidth + 1).length"
+            )
+            if tables:
+                report.rules.add("scroll-360")
+                report.problems.append(
+                    f"  scroll-360: {tables} table(s) scroll sideways inside the page at "
+                    f"{PHONE['width']} px"
+                )
             for violation in self._axe(page, report):
                 if violation["id"] not in report.rules:
                     report.rules.add(violation["id"])

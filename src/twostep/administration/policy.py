@@ -16,7 +16,7 @@ from django.utils import formats, translation
 
 from twostep import clock
 from twostep.audit import events, notify
-from twostep.audit.models import EventKind
+from twostep.audit.models import EventKind, SecurityEvent
 from twostep.twofactor.models import TwoFactorDevice
 
 if TYPE_CHECKING:
@@ -76,17 +76,28 @@ def set_policy(
         )
 
 
+REMINDER_INTERVAL = timedelta(hours=1)
+
+
 class Reminder(enum.Enum):
     SENT = "sent"
     NOT_NEEDED = "not needed"
+    RECENTLY_SENT = "recently sent"  # one an hour per user: a second click sends nothing
     NOT_SENT = "not sent"  # the mail server refused it or could not be reached
 
 
 def send_reminder(admin: User, user: User, client: Client) -> Reminder:
     """Email a user of the admin's office who still has no 2FA; recorded only once sent."""
     need = requirement(user)
-    if not need.required or user.office_id != admin.office_id:
+    if not need.required or user.office_id != admin.office_id or user.pk == admin.pk:
         return Reminder.NOT_NEEDED
+    recent = SecurityEvent.objects.filter(
+        kind=EventKind.TWO_FACTOR_REMINDER_SENT,
+        subject=user,
+        at__gt=clock.utcnow() - REMINDER_INTERVAL,
+    )
+    if recent.exists():
+        return Reminder.RECENTLY_SENT
     with translation.override(notify.email_language(user)):
         deadline = _deadline_text(need.deadline)
     if not notify.send(user, "two_factor_reminder", client, reason=deadline):

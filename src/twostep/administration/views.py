@@ -143,6 +143,12 @@ def remind(request: HttpRequest, user_id: int) -> HttpResponse:
     sent = send_reminder(admin, user, Client.from_request(request))
     if sent is Reminder.SENT:
         messages.success(request, _("Reminder sent to %(email)s.") % {"email": user.email})
+    elif sent is Reminder.RECENTLY_SENT:
+        messages.info(
+            request,
+            _("A reminder went to %(email)s less than an hour ago, so none was sent now.")
+            % {"email": user.email},
+        )
     elif sent is Reminder.NOT_SENT:
         messages.error(
             request,
