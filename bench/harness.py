@@ -449,14 +449,15 @@ def summarise(runs: list[dict], soak: dict, extra: dict) -> tuple[dict, str]:
     for product in ("twostep", "peer"):
         s = soak.get(product, {})
         figures[f"soak {product}"] = s
-    lines.append(
-        "| soak 64 clients: logins/s / errors / p99 ms | "
-        + " | ".join(
-            f"{soak[p].get('rate')} / {soak[p].get('error_count')} / {soak[p].get('p99_ms')}"
-            for p in ("twostep", "peer")
+    if soak:  # --soak 0 runs none
+        lines.append(
+            "| soak 64 clients: logins/s / errors / p99 ms | "
+            + " | ".join(
+                f"{soak[p].get('rate')} / {soak[p].get('error_count')} / {soak[p].get('p99_ms')}"
+                for p in ("twostep", "peer")
+            )
+            + f" | {ratio(soak['twostep'].get('rate'), soak['peer'].get('rate'))} |"
         )
-        + f" | {ratio(soak['twostep'].get('rate'), soak['peer'].get('rate'))} |"
-    )
     rss = extra["rss"]
     lines.append(
         f"| peak RSS per worker, MiB (max of workers) | {max(rss['twostep'])} | {max(rss['peer'])} "
