@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -19,6 +19,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from twostep import clock
+from twostep.accounts.redirects import same_site_referer
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +105,12 @@ class SignedOutMiddleware:
 
     @staticmethod
     def is_sign_in_redirect(request: HttpRequest, response: HttpResponse) -> bool:
-        if response.status_code != 302 or request.user.is_authenticated:
+        if response.status_code != 302:
             return False
         target = urlsplit(response.get("Location", ""))
-        return target.path == reverse("accounts:login") and "next=" in target.query
+        if target.path != reverse("accounts:login") or "next=" not in target.query:
+            return False
+        return not request.user.is_authenticated
 
     @staticmethod
     def explained_sign_in_redirect(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -144,14 +147,6 @@ def page_to_go_back_to_from_get(request: HttpRequest) -> str:
     """The same-site page that linked here, or home."""
     referer = same_site_referer(request)
     return referer if referer and urlsplit(referer).path != request.path else reverse("home")
-
-
-def same_site_referer(request: HttpRequest) -> str | None:
-    """The path and query of the Referer when it is a page of this site (else None)."""
-    referer = urlsplit(request.headers.get("Referer", ""))
-    if referer.netloc != request.get_host() or not referer.path.startswith("/"):
-        return None
-    return urlunsplit(("", "", referer.path, referer.query, ""))
 
 
 SIGNED_IN_AT = "twostep_signed_in_at"
